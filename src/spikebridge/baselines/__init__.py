@@ -1,0 +1,1 @@
+"""baselines layer of spikebridge."""

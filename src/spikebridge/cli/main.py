@@ -1,0 +1,82 @@
+"""The ``spikebridge`` command line: thin Typer commands over the library.
+
+Expected failures (bad files, bad options) print one line ``error: ...`` and exit with status 2;
+warnings print as ``warning: ...`` lines.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import typer
+
+from spikebridge import __version__
+from spikebridge.cli import data_commands, study_commands
+from spikebridge.errors import SpikebridgeError
+
+app = typer.Typer(
+    name="spikebridge",
+    help="Learn neural population spike activity and generate it across recordings and preparations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data_commands.datasets_app, name="datasets")
+app.command("prepare")(data_commands.prepare_cmd)
+study_commands.register(app)
+
+
+def _register_optional() -> None:
+    """Commands whose modules need the model / evaluation extras register only when importable."""
+    from importlib import import_module
+
+    for module in ("spikebridge.cli.model_commands", "spikebridge.cli.eval_commands"):
+        try:
+            mod = import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("spikebridge"):
+                continue
+            raise
+        mod.register(app)
+
+
+@app.callback(invoke_without_command=True)
+def _root(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    if version:
+        typer.echo(f"spikebridge {__version__}")
+        raise typer.Exit()
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``spikebridge`` script."""
+    warnings.showwarning = _show_warning
+    _register_optional()
+    try:
+        app(args=argv, standalone_mode=False)
+    except SpikebridgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            return exc.exit_code
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

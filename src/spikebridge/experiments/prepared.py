@@ -1,0 +1,55 @@
+"""Prepared recordings on disk: prepare once per (recording, config), reuse everywhere."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from spikebridge.catalog import load_catalog, open_recording
+from spikebridge.data.types import SpikeTrains
+from spikebridge.errors import SpikebridgeDataError
+from spikebridge.preprocess.prepare import (
+    PrepareConfig,
+    PreparedRecording,
+    load_prepared,
+    prepare,
+    save_prepared,
+)
+
+CACHE_ENV = "SPIKEBRIDGE_CACHE"
+
+
+def default_cache_dir() -> Path:
+    """``$SPIKEBRIDGE_CACHE``, else ``spikebridge-out/cache`` in the working directory."""
+    return Path(os.environ.get(CACHE_ENV, "spikebridge-out/cache"))
+
+
+def recording_key(name_or_path: str) -> str:
+    """A file-name-safe key: the catalog name, or the file's stem."""
+    if name_or_path in load_catalog():
+        return name_or_path
+    return Path(name_or_path).stem.replace(" ", "_") or "recording"
+
+
+def cache_path(name_or_path: str, config: PrepareConfig, cache_dir: Path | None = None) -> Path:
+    return (cache_dir or default_cache_dir()) / f"{recording_key(name_or_path)}-{config.digest()}.npz"
+
+
+def get_prepared(
+    name_or_path: str,
+    config: PrepareConfig | None = None,
+    data_root: str | Path | None = None,
+    cache_dir: Path | None = None,
+    refresh: bool = False,
+) -> tuple[PreparedRecording, Path]:
+    """Load the prepared recording from the cache, or prepare and cache it."""
+    config = config or PrepareConfig()
+    path = cache_path(name_or_path, config, cache_dir)
+    if path.is_file() and not refresh:
+        return load_prepared(path), path
+    rec = open_recording(name_or_path, data_root)
+    if not isinstance(rec, SpikeTrains):
+        raise SpikebridgeDataError(f"{name_or_path}: holds calcium traces, not spikes; it cannot be binned")
+    prep = prepare(rec, config)
+    save_prepared(prep, path)
+    return prep, path

@@ -1,0 +1,227 @@
+"""From a recording to the protocol's standardised train / validation / test rasters, and their cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from spikebridge.data.types import BinnedSpikes, RecordingInfo, SpikeTrains
+from spikebridge.errors import SpikebridgeDataError
+from spikebridge.preprocess.binning import bin_spikes
+from spikebridge.preprocess.split import SplitPlan, WindowConfig, plan_split, spans_overlap
+from spikebridge.preprocess.units import UnitSelection, select_units
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """Everything that decides a prepared recording: the window, the bin size and the unit rule."""
+
+    window: WindowConfig = WindowConfig()
+    n_units: int = 128
+    unit_rule: str = "rate"
+
+    def to_dict(self) -> dict:
+        return {"window": self.window.to_dict(), "n_units": self.n_units, "unit_rule": self.unit_rule}
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+
+
+@dataclass(frozen=True)
+class PreparedRecording:
+    """Standardised rasters of one recording under the leak-free protocol.
+
+    Attributes
+    ----------
+    fit, val, test : BinnedSpikes
+        (n_bins, n_units) boolean rasters of the three disjoint parts; ``fit`` trains models,
+        ``val`` selects them (early stopping, thresholds, calibration), ``test`` only scores.
+    selection : UnitSelection
+        Column layout computed on the train part (fit + val).
+    plan : SplitPlan
+        The parts' spans in the recording's clock (seconds).
+    config : PrepareConfig
+    n_source_units : int
+        Units in the source recording.
+    n_multi : int
+        (bin, unit) cells of the window that held more than one spike before binarisation.
+    silent_units : int
+        Real columns with no spike in the train part (kept, masked by per-unit metrics).
+    """
+
+    fit: BinnedSpikes
+    val: BinnedSpikes
+    test: BinnedSpikes
+    selection: UnitSelection
+    plan: SplitPlan
+    config: PrepareConfig
+    info: RecordingInfo
+    n_source_units: int
+    n_multi: int
+    silent_units: int
+
+    @property
+    def unit_mask(self) -> np.ndarray:
+        return self.selection.mask
+
+    @property
+    def train_rates(self) -> np.ndarray:
+        """Per-column spike probability on the train part (fit + val), shape (n_units,)."""
+        return self.selection.train_rates
+
+    def data_hash(self) -> str:
+        """Hash of the three rasters and the config, recorded with every model and result."""
+        h = hashlib.sha256(self.config.digest().encode())
+        for part in (self.fit, self.val, self.test):
+            h.update(part.content_hash().encode())
+        return h.hexdigest()[:16]
+
+    def summary(self) -> dict:
+        """Plain numbers for printing and provenance."""
+        parts = {k: getattr(self, k) for k in ("fit", "val", "test")}
+        return {
+            "name": self.info.name,
+            "preparation": self.info.preparation,
+            "source_units": self.n_source_units,
+            "columns": self.selection.n_columns,
+            "real_units": int(self.unit_mask.sum()),
+            "silent_train_units": self.silent_units,
+            "multi_spike_cells": self.n_multi,
+            "spans_s": self.plan.to_dict(),
+            "bins": {k: p.n_bins for k, p in parts.items()},
+            "spike_fraction": {k: p.spike_fraction for k, p in parts.items()},
+            "data_hash": self.data_hash(),
+        }
+
+
+def prepare(trains: SpikeTrains, config: PrepareConfig | None = None) -> PreparedRecording:
+    """Window, bin, split and standardise a recording; every choice is computed on the train part."""
+    config = config or PrepareConfig()
+    win = config.window
+    src = trains.info.source or trains.info.name
+    plan = plan_split(trains.duration, win, source=src)
+    start, stop = plan.fit[0], plan.test[1]
+    binned = bin_spikes(trains, bin_size=win.bin_size, t_start=start, t_stop=stop)
+    n_fit = round((plan.fit[1] - plan.fit[0]) / win.bin_size)
+    n_train = round((plan.train[1] - plan.train[0]) / win.bin_size)
+    selection = select_units(binned.data[:n_train], n_columns=config.n_units, rule=config.unit_rule)
+    if trains.n_units < config.n_units:
+        warnings.warn(
+            f"{src}: {trains.n_units} units; padding to {config.n_units} with masked silent columns",
+            stacklevel=2,
+        )
+    data = selection.apply(binned.data)
+    ids = np.full(config.n_units, -1, dtype=np.int64)
+    real = selection.index >= 0
+    ids[real] = np.asarray(trains.unit_ids)[selection.index[real]].astype(np.int64)
+    full = replace(binned, data=data, unit_mask=selection.mask, unit_ids=ids)
+    parts = [full.slice_bins(a, b) for a, b in ((0, n_fit), (n_fit, n_train), (n_train, full.n_bins))]
+    silent = int(np.count_nonzero(real & (selection.train_rates == 0)))
+    _assert_disjoint(plan, src)
+    return PreparedRecording(
+        fit=parts[0],
+        val=parts[1],
+        test=parts[2],
+        selection=selection,
+        plan=plan,
+        config=config,
+        info=trains.info,
+        n_source_units=trains.n_units,
+        n_multi=binned.n_multi,
+        silent_units=silent,
+    )
+
+
+def _assert_disjoint(plan: SplitPlan, src: str) -> None:
+    spans = [plan.fit, plan.val, plan.test]
+    for i in range(3):
+        for j in range(i + 1, 3):
+            if spans_overlap(spans[i], spans[j]):
+                raise SpikebridgeDataError(f"{src}: split parts overlap ({spans[i]} and {spans[j]})")
+
+
+def save_prepared(prep: PreparedRecording, path: str | Path) -> Path:
+    """Write a prepared recording to a compressed ``.npz`` file, atomically."""
+    from spikebridge.atomic import atomic_path
+
+    path = Path(path)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "config": prep.config.to_dict(),
+        "plan": prep.plan.to_dict(),
+        "info": prep.info.to_dict(),
+        "rule": prep.selection.rule,
+        "n_source_units": prep.n_source_units,
+        "n_multi": prep.n_multi,
+        "silent_units": prep.silent_units,
+        "bin_size": prep.fit.bin_size,
+    }
+    arrays = {f"{k}_bits": np.packbits(getattr(prep, k).data, axis=0) for k in ("fit", "val", "test")}
+    with atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(
+                fh,
+                meta=np.array(json.dumps(meta)),
+                shapes=np.array([getattr(prep, k).data.shape for k in ("fit", "val", "test")]),
+                index=prep.selection.index,
+                train_rates=prep.selection.train_rates,
+                unit_ids=prep.fit.unit_ids,
+                **arrays,
+            )
+    return path
+
+
+def load_prepared(path: str | Path) -> PreparedRecording:
+    """Read a file written by :func:`save_prepared`."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            shapes = z["shapes"]
+            bits = {k: z[f"{k}_bits"] for k in ("fit", "val", "test")}
+            index, rates, ids = z["index"], z["train_rates"], z["unit_ids"]
+    except FileNotFoundError as exc:
+        raise SpikebridgeDataError(f"{path}: file not found") from exc
+    except Exception as exc:
+        raise SpikebridgeDataError(
+            f"{path}: not a prepared-recording file ({exc.__class__.__name__})"
+        ) from exc
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise SpikebridgeDataError(
+            f"{path}: prepared-file format {meta.get('format_version')} is not supported"
+        )
+    cfg = meta["config"]
+    config = PrepareConfig(
+        window=WindowConfig(**cfg["window"]), n_units=cfg["n_units"], unit_rule=cfg["unit_rule"]
+    )
+    p = meta["plan"]
+    plan = SplitPlan(
+        fit=tuple(p["fit"]), val=tuple(p["val"]), test=tuple(p["test"]), shortened=p["shortened"]
+    )
+    info = RecordingInfo(**meta["info"])
+    selection = UnitSelection(index=index, mask=index >= 0, rule=meta["rule"], train_rates=rates)
+    parts = {}
+    for k, shape, start in zip(
+        ("fit", "val", "test"), shapes, (plan.fit[0], plan.val[0], plan.test[0]), strict=True
+    ):
+        data = np.unpackbits(bits[k], axis=0, count=int(shape[0])).astype(bool)
+        parts[k] = BinnedSpikes(
+            data=data, bin_size=meta["bin_size"], t_start=start, info=info, unit_mask=index >= 0, unit_ids=ids
+        )
+    return PreparedRecording(
+        **parts,
+        selection=selection,
+        plan=plan,
+        config=config,
+        info=info,
+        n_source_units=meta["n_source_units"],
+        n_multi=meta["n_multi"],
+        silent_units=meta["silent_units"],
+    )

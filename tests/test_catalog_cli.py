@@ -1,0 +1,144 @@
+"""The catalog, `spikebridge datasets` and `spikebridge prepare`, including bad input at the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import write_asdf_v5
+from spikebridge.catalog import get_entry, load_catalog, open_recording, resolve_data_root
+from spikebridge.cli.main import main
+from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
+from spikebridge.preprocess import load_prepared
+
+SPIKE_NAMES = [
+    "slice_210511001",
+    "ibl_NYU-40_2021-04-14_001",
+    "culture_ctx_div14_tc03",
+    "culture_ctx_div21_tc01",
+    "culture_ctx_div28_tc02",
+    "culture_ctx_div21_tc01c",
+    "culture_hpc_tc104_div21",
+    "culture_hpc_tc127_div28",
+    "retina_p10",
+    "retina_p12",
+]
+
+
+def test_catalog_lists_every_shipped_recording(data_root):
+    cat = load_catalog()
+    assert [n for n, e in cat.items() if e.kind == "spikes"] == SPIKE_NAMES
+    assert cat["suite2p_calcium"].kind == "calcium"
+    assert all(e.present(data_root) for e in cat.values())
+    assert cat["slice_210511001"].preparation == "in_vitro"
+    assert cat["ibl_NYU-40_2021-04-14_001"].preparation == "in_vivo"
+
+
+def test_data_root_order(tmp_path, monkeypatch, data_root):
+    assert resolve_data_root(tmp_path) == tmp_path
+    monkeypatch.setenv("SPIKEBRIDGE_DATA", str(tmp_path))
+    assert resolve_data_root() == tmp_path
+    monkeypatch.setenv("SPIKEBRIDGE_DATA", str(tmp_path / "absent"))
+    with pytest.raises(SpikebridgeDataError, match="absent"):
+        resolve_data_root()
+
+
+def test_unknown_name():
+    with pytest.raises(SpikebridgeConfigError, match="unknown recording 'nope'"):
+        get_entry("nope")
+    with pytest.raises(SpikebridgeConfigError, match="unknown recording 'nope'"):
+        open_recording("nope")
+
+
+def test_invivo_entry_carries_ibl_unit_table(data_root):
+    rec = get_entry("ibl_NYU-40_2021-04-14_001").load(data_root)
+    assert rec.n_units == 128
+    assert rec.duration == pytest.approx(1180.4, abs=0.1)
+    assert rec.unit_meta["acronym"][0].startswith("ENT")
+    slice_rec = get_entry("slice_210511001").load(data_root)
+    assert slice_rec.unit_meta["layer"].shape == (128,)
+
+
+def test_datasets_command_prints_units_and_durations(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    lines = {ln.split()[1]: ln for ln in out.splitlines() if ln.strip().startswith("│")}
+    assert set(SPIKE_NAMES + ["suite2p_calcium"]) <= set(lines)
+    assert "128" in lines["slice_210511001"] and "400.1" in lines["slice_210511001"]
+    assert "128" in lines["ibl_NYU-40_2021-04-14_001"] and "1180.4" in lines["ibl_NYU-40_2021-04-14_001"]
+    assert "0.0178" in lines["slice_210511001"]
+    assert "774" in lines["retina_p10"] and "219" in lines["suite2p_calcium"]
+
+
+def test_datasets_show(capsys):
+    assert main(["datasets", "show", "slice_210511001"]) == 0
+    out = capsys.readouterr().out
+    assert "in_vitro" in out and "n_units" in out and "layer" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "train_fraction"), [("slice_210511001", 0.01775), ("ibl_NYU-40_2021-04-14_001", None)]
+)
+def test_prepare_slice_and_invivo(capsys, tmp_path, name, train_fraction):
+    out_file = tmp_path / f"{name}.npz"
+    assert main(["prepare", name, "--out", str(out_file)]) == 0
+    text = capsys.readouterr().out
+    assert "spike fraction" in text and "test" in text
+    prep = load_prepared(out_file)
+    assert prep.fit.data.shape[1] == prep.test.data.shape[1] == 128
+    assert prep.fit.data.dtype == bool
+    assert prep.plan.train[1] <= prep.plan.test[0]
+    assert prep.fit.t_start + prep.fit.duration <= prep.val.t_start + 1e-9
+    assert prep.val.t_start + prep.val.duration <= prep.test.t_start + 1e-9
+    if train_fraction is not None:
+        assert prep.fit.spike_fraction == pytest.approx(train_fraction, abs=1e-5)
+    else:
+        assert prep.plan.test == (300.0, 450.0)
+
+
+def test_prepare_any_file(tmp_path, capsys):
+    path = write_asdf_v5(tmp_path / "mine.mat", [np.arange(1, 9000, 7), np.arange(5, 9000, 3)], n_bins=9000)
+    assert main(["prepare", str(path), "--n-units", "4"]) == 0
+    assert "mine" in capsys.readouterr().out
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "spikebridge.cli.main", *args], capture_output=True, text=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["prepare", "no_such_recording"], "unknown recording 'no_such_recording'"),
+        (["prepare", "/nonexistent/rec.mat"], "/nonexistent/rec.mat: file not found"),
+        (["prepare", "slice_210511001", "--length", "9999"], "only 400.08 s are recorded"),
+        (["datasets", "show", "nope"], "unknown recording 'nope'"),
+    ],
+)
+def test_cli_errors_are_one_line(args, needle):
+    res = run_cli(*args)
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and needle in errors[0]
+
+
+def test_failed_prepare_leaves_nothing_behind(tmp_path):
+    bad = write_asdf_v5(tmp_path / "bad.mat", [[1, 2], [3]], n_bins=10, trailer=[3, 10])
+    out = tmp_path / "out" / "p.npz"
+    res = run_cli("prepare", str(bad), "--out", str(out))
+    assert res.returncode == 2 and "trailer says 3 units" in res.stderr
+    assert not out.exists()
+    assert not list(tmp_path.rglob("*.npz"))
+
+
+def test_unsupported_format(tmp_path):
+    other = tmp_path / "notes.txt"
+    other.write_text("x")
+    res = run_cli("prepare", str(other))
+    assert res.returncode == 2 and "unsupported file type .txt" in res.stderr
