@@ -340,7 +340,8 @@ def alf_to_spike_trains(
     """
     src = info.source or info.name
     times, clu = _spike_arrays(spikes, src)
-    table = _check_table(_expand_frames(clusters), src) if clusters else None
+    has_table = clusters is not None and len(clusters) > 0
+    table = _check_table(_expand_frames(clusters), src) if has_table else None
     if table is None:
         if clu.size == 0:
             raise SpikebridgeDataError(f"{src}: no spikes and no clusters table")
