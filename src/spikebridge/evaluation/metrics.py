@@ -1,0 +1,497 @@
+"""Metrics of one-step-ahead spike prediction, with block-bootstrap intervals over time.
+
+Every function takes ``probs`` (T, N) float (predicted P(spike) for each bin and unit), ``targets``
+(T, N) bool (the observed spikes of the same bins) and ``unit_mask`` (N,) bool (False = padding column,
+ignored everywhere). "Pooled" metrics score all (bin, real unit) cells together (the paper's number,
+which rewards merely ranking active units above silent ones); "per-unit" metrics score each unit's
+column on its own and are NaN when the unit has no test spike or no test non-spike.
+
+Bootstrap intervals (see :mod:`spikebridge.evaluation.bootstrap`): ratio statistics (chance level,
+TPR/TNR, bits per spike) are recomputed exactly on every resample from per-segment sums. ROC-AUC and
+average precision are resampled through their first-order (Hajek / influence-function) expansion: each
+cell gets an exact influence value from one sort, and a resample's statistic is the point estimate plus
+the weighted sum of influence values. The point estimates themselves are exact (equal to scikit-learn's).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError, SpikebridgeProtocolError
+from spikebridge.evaluation.bootstrap import BlockBootstrap, Resampler, segment_sums
+from spikebridge.evaluation.calibration import make_calibrator
+from spikebridge.evaluation.ranking import RankStats, curves_from_stats, rank_stats
+from spikebridge.evaluation.result_types import Curve, EvaluationResult, MetricValue, UnitSummary
+
+__all__ = [
+    "Curve",
+    "EvaluationResult",
+    "MetricValue",
+    "UnitSummary",
+    "bits_per_spike",
+    "chance_level",
+    "check_disjoint",
+    "check_inputs",
+    "choose_threshold",
+    "evaluate_predictions",
+    "per_unit_average_precision",
+    "per_unit_roc_auc",
+    "pooled_average_precision",
+    "pooled_curves",
+    "pooled_roc_auc",
+    "rates_at_threshold",
+]
+
+THRESHOLD_RULES = ("youden", "f1")
+
+
+def check_inputs(probs: np.ndarray, targets: np.ndarray, unit_mask: np.ndarray) -> tuple:
+    """Validate and convert the three standard inputs; returns (probs float, targets bool, mask bool)."""
+    probs = np.asarray(probs, dtype=float)
+    targets = np.asarray(targets)
+    unit_mask = np.asarray(unit_mask, dtype=bool)
+    if probs.ndim != 2 or probs.shape != targets.shape:
+        raise SpikebridgeDataError(
+            f"probs and targets must both be (T, N); got {probs.shape} and {targets.shape}"
+        )
+    if unit_mask.shape != (probs.shape[1],):
+        raise SpikebridgeDataError(f"unit_mask must be ({probs.shape[1]},), got {unit_mask.shape}")
+    if not unit_mask.any():
+        raise SpikebridgeDataError("unit_mask selects no real unit")
+    if not np.isfinite(probs[:, unit_mask]).all():
+        raise SpikebridgeDataError("probs contain NaN or infinite values in real units")
+    if targets.dtype != bool and not np.isin(targets, (0, 1)).all():
+        raise SpikebridgeDataError("targets must be binary (bool or 0/1)")
+    return probs, targets.astype(bool), unit_mask
+
+
+def check_disjoint(train_span: tuple[float, float], test_span: tuple[float, float]) -> None:
+    """Refuse a test span that overlaps the training span.
+
+    Parameters
+    ----------
+    train_span, test_span : (start_s, stop_s)
+        Half-open intervals [start, stop) in seconds on the recording's clock.
+
+    Raises
+    ------
+    SpikebridgeProtocolError
+        If the spans share any time (scoring on training bins would leak).
+    """
+    (a0, a1), (b0, b1) = (map(float, train_span), map(float, test_span))
+    if a1 < a0 or b1 < b0:
+        raise SpikebridgeProtocolError(
+            f"spans must satisfy start <= stop; got train {train_span}, test {test_span}"
+        )
+    if max(a0, b0) < min(a1, b1):
+        raise SpikebridgeProtocolError(
+            f"test span {tuple(test_span)} s overlaps train span {tuple(train_span)} s: test bins must never "
+            "be training bins"
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Rank statistics from one sort: exact AUC / AP, their influence values and the pooled curves
+# --------------------------------------------------------------------------------------------------
+
+
+def pooled_roc_auc(probs: np.ndarray, targets: np.ndarray, unit_mask: np.ndarray) -> float:
+    """ROC-AUC over all (bin, real unit) cells (the paper's number); NaN if one class is absent."""
+    probs, targets, unit_mask = check_inputs(probs, targets, unit_mask)
+    stats = rank_stats(probs[:, unit_mask].ravel(), targets[:, unit_mask].ravel(), influence=False)
+    return np.nan if stats is None else stats.auc
+
+
+def pooled_average_precision(probs: np.ndarray, targets: np.ndarray, unit_mask: np.ndarray) -> float:
+    """Average precision (PR-AUC, step-wise as scikit-learn) over all (bin, real unit) cells."""
+    probs, targets, unit_mask = check_inputs(probs, targets, unit_mask)
+    stats = rank_stats(probs[:, unit_mask].ravel(), targets[:, unit_mask].ravel(), influence=False)
+    return np.nan if stats is None else stats.ap
+
+
+def _per_unit(probs: np.ndarray, targets: np.ndarray, unit_mask: np.ndarray) -> list:
+    return [
+        rank_stats(probs[:, n], targets[:, n], influence=False) if unit_mask[n] else None
+        for n in range(probs.shape[1])
+    ]
+
+
+def per_unit_roc_auc(probs: np.ndarray, targets: np.ndarray, unit_mask: np.ndarray) -> np.ndarray:
+    """ROC-AUC of each unit's column, shape (N,); NaN for padding and for units without spike or non-spike."""
+    probs, targets, unit_mask = check_inputs(probs, targets, unit_mask)
+    return np.array([np.nan if s is None else s.auc for s in _per_unit(probs, targets, unit_mask)])
+
+
+def per_unit_average_precision(probs: np.ndarray, targets: np.ndarray, unit_mask: np.ndarray) -> np.ndarray:
+    """Average precision of each unit's column, shape (N,); NaN where ``per_unit_roc_auc`` is NaN."""
+    probs, targets, unit_mask = check_inputs(probs, targets, unit_mask)
+    return np.array([np.nan if s is None else s.ap for s in _per_unit(probs, targets, unit_mask)])
+
+
+def chance_level(targets: np.ndarray, unit_mask: np.ndarray) -> tuple[float, np.ndarray]:
+    """Average precision of a random predictor: the spike fraction, pooled (float) and per unit (N,).
+
+    Padding columns are NaN in the per-unit array.
+    """
+    targets, unit_mask = np.asarray(targets, dtype=bool), np.asarray(unit_mask, dtype=bool)
+    per_unit = np.where(unit_mask, targets.mean(axis=0), np.nan)
+    return float(targets[:, unit_mask].mean()), per_unit
+
+
+# --------------------------------------------------------------------------------------------------
+# Curves and threshold metrics
+# --------------------------------------------------------------------------------------------------
+
+
+def pooled_curves(
+    probs: np.ndarray, targets: np.ndarray, unit_mask: np.ndarray, max_points: int = 1000
+) -> tuple[Curve, Curve]:
+    """Pooled ROC and PR curves (each at most ~``max_points`` points) over all real-unit cells."""
+    probs, targets, unit_mask = check_inputs(probs, targets, unit_mask)
+    stats = rank_stats(probs[:, unit_mask].ravel(), targets[:, unit_mask].ravel(), influence=False)
+    if stats is None:
+        raise SpikebridgeDataError("curves need cells with and without spikes")
+    return curves_from_stats(stats, max_points)
+
+
+def rates_at_threshold(
+    probs: np.ndarray, targets: np.ndarray, unit_mask: np.ndarray, threshold: float
+) -> tuple[float, float]:
+    """True-positive and true-negative rates (the paper's "accuracy for 1s and 0s") when P >= threshold.
+
+    Returns
+    -------
+    (tpr, tnr) : tuple of float
+        Fraction of spike cells predicted as spikes and of non-spike cells predicted as non-spikes, pooled
+        over real units; NaN when the class is absent.
+    """
+    probs, targets, unit_mask = check_inputs(probs, targets, unit_mask)
+    pred, y = probs[:, unit_mask] >= threshold, targets[:, unit_mask]
+    n_pos, n_neg = y.sum(), (~y).sum()
+    tpr = (pred & y).sum() / n_pos if n_pos else np.nan
+    tnr = (~pred & ~y).sum() / n_neg if n_neg else np.nan
+    return float(tpr), float(tnr)
+
+
+def choose_threshold(
+    val_probs: np.ndarray, val_targets: np.ndarray, unit_mask: np.ndarray, rule: str = "youden"
+) -> float:
+    """Choose a decision threshold on validation predictions (never on test bins).
+
+    Parameters
+    ----------
+    val_probs : ndarray, shape (T_val, N), float
+    val_targets : ndarray, shape (T_val, N), bool
+    unit_mask : ndarray, shape (N,), bool
+    rule : {"youden", "f1"}
+        "youden" maximises TPR + TNR - 1 on the pooled ROC curve; "f1" maximises the pooled F1 score.
+
+    Returns
+    -------
+    threshold : float
+        Predict a spike when P >= threshold.
+    """
+    if rule not in THRESHOLD_RULES:
+        raise SpikebridgeDataError(f"threshold rule must be one of {THRESHOLD_RULES}, got {rule!r}")
+    val_probs, val_targets, unit_mask = check_inputs(val_probs, val_targets, unit_mask)
+    stats = rank_stats(val_probs[:, unit_mask].ravel(), val_targets[:, unit_mask].ravel(), influence=False)
+    if stats is None:
+        raise SpikebridgeDataError("choosing a threshold needs validation cells with and without spikes")
+    m, n = stats.tp[-1], stats.fp[-1]
+    if rule == "youden":
+        score = stats.tp / m - stats.fp / n
+    else:
+        score = 2 * stats.tp / (stats.tp + stats.fp + m)
+    return float(stats.thresholds[int(np.argmax(score))])
+
+
+# --------------------------------------------------------------------------------------------------
+# Bits per spike
+# --------------------------------------------------------------------------------------------------
+
+
+def _loglik_gain(probs: np.ndarray, targets: np.ndarray, train_rates: np.ndarray, eps: float) -> np.ndarray:
+    """Per-cell log-likelihood of the model minus that of the rate model, nats, shape (T, N)."""
+    p = np.clip(probs, eps, 1.0 - eps)
+    r = np.clip(np.asarray(train_rates, dtype=float), eps, 1.0 - eps)[None, :]
+    return np.where(targets, np.log(p) - np.log(r), np.log1p(-p) - np.log1p(-r))
+
+
+def bits_per_spike(
+    probs: np.ndarray,
+    targets: np.ndarray,
+    unit_mask: np.ndarray,
+    train_rates: np.ndarray,
+    eps: float = 1e-6,
+) -> tuple[float, np.ndarray]:
+    """Information gain over a per-unit rate model, in bits per spike.
+
+    ``(loglik(model) - loglik(rate model)) / (n_spikes * ln 2)`` with Bernoulli log-likelihoods, the
+    rate model predicting each unit's training spike probability per bin, and both sets of probabilities
+    clipped to [eps, 1 - eps]. Use calibrated probabilities for models not trained as likelihoods.
+
+    Parameters
+    ----------
+    probs : ndarray, shape (T, N), float
+    targets : ndarray, shape (T, N), bool
+    unit_mask : ndarray, shape (N,), bool
+    train_rates : ndarray, shape (N,), float
+        Spike probability per bin of each unit in the training part (spike bins / bins, not Hz).
+    eps : float
+
+    Returns
+    -------
+    (pooled, per_unit) : (float, ndarray of shape (N,))
+        Pooled over real units, and per unit (NaN for padding and for units without a test spike).
+    """
+    probs, targets, unit_mask = check_inputs(probs, targets, unit_mask)
+    gain = _loglik_gain(probs, targets, train_rates, eps)
+    n_spk = targets.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_unit = np.where(unit_mask & (n_spk > 0), gain.sum(axis=0) / (n_spk * np.log(2)), np.nan)
+    total = n_spk[unit_mask].sum()
+    pooled = float(gain[:, unit_mask].sum() / (total * np.log(2))) if total else np.nan
+    return pooled, per_unit
+
+
+# --------------------------------------------------------------------------------------------------
+# Full evaluation with block-bootstrap intervals
+# --------------------------------------------------------------------------------------------------
+
+
+def _resolve_threshold(threshold, val_probs, val_targets, unit_mask, rule) -> tuple[float, str]:
+    if threshold is not None:
+        return float(threshold), "given"
+    return choose_threshold(val_probs, val_targets, unit_mask, rule), f"validation:{rule}"
+
+
+def _calibrate(probs, val_probs, val_targets, unit_mask, method: str, seed: int) -> np.ndarray:
+    calibrator = make_calibrator(method, seed=seed)
+    if calibrator is None:
+        return probs
+    return calibrator.fit(val_probs, val_targets, unit_mask).transform(probs)
+
+
+class _Resampler(Resampler):
+    """A ``Resampler`` that also packs a point estimate and its interval into a ``MetricValue``."""
+
+    def value(self, name: str, point: float, reps: np.ndarray) -> MetricValue:
+        low, high = self.interval(reps)
+        return MetricValue(name, float(point), low, high)
+
+
+def _pooled_stats(p_cols: np.ndarray, y_cols: np.ndarray, orders: np.ndarray) -> RankStats | None:
+    """Pooled rank statistics of (R, T) columns; the pooled order merges the per-unit sorted runs."""
+    T = p_cols.shape[1]
+    runs = np.take_along_axis(p_cols, orders, axis=1).ravel()  # R ascending runs of T scores
+    merge = np.argsort(runs, kind="stable")  # timsort merges presorted runs in O(n log R)
+    cells = (orders + T * np.arange(p_cols.shape[0])[:, None]).ravel()  # flat (R, T) index of each run entry
+    return rank_stats(p_cols.ravel(), y_cols.ravel(), order=cells[merge])
+
+
+def _unit_stats(p_cols: np.ndarray, y_cols: np.ndarray, orders: np.ndarray, seg_len: int) -> tuple:
+    """Per-unit AUC and AP (R,) (NaN if unscorable) and segment sums of their influence values (n_seg, R)."""
+    R, T = p_cols.shape
+    n_seg = -(-T // seg_len)
+    auc, ap = np.full(R, np.nan), np.full(R, np.nan)
+    seg_auc, seg_ap = np.zeros((n_seg, R)), np.zeros((n_seg, R))
+    for r in range(R):
+        st = rank_stats(p_cols[r], y_cols[r], order=orders[r])
+        if st is not None:
+            auc[r], ap[r] = st.auc, st.ap
+            seg_auc[:, r], seg_ap[:, r] = (
+                segment_sums(st.infl_auc, seg_len),
+                segment_sums(st.infl_ap, seg_len),
+            )
+    return auc, ap, seg_auc, seg_ap
+
+
+def _rank_metrics(rs: _Resampler, probs, targets, side_work) -> tuple[list, dict, RankStats, object]:
+    """Pooled and per-unit AUC/AP/chance/lift metrics over real-unit columns ``probs``/``targets`` (T, R).
+
+    The pooled statistics (the slowest part) run in a second thread while the per-unit statistics and
+    ``side_work()`` (any other work of the caller) run in this one; the result of ``side_work`` is returned.
+    """
+    T, R = probs.shape
+    p_cols, y_cols = np.ascontiguousarray(probs.T), np.ascontiguousarray(targets.T)  # (R, T)
+    orders = np.argsort(p_cols, axis=1)  # (R, T) each unit's ascending order
+    with ThreadPoolExecutor(max_workers=1) as pool:  # numpy releases the GIL: pooled and units overlap
+        future = pool.submit(_pooled_stats, p_cols, y_cols, orders)
+        auc, ap, seg_auc, seg_ap = _unit_stats(p_cols, y_cols, orders, rs.seg_len)
+        side = side_work()
+        pooled = future.result()
+    if pooled is None:
+        raise SpikebridgeDataError("the test part needs cells with and without spikes in real units")
+    rep_auc = rs.linear(pooled.auc, pooled.infl_auc.reshape(R, T).sum(axis=0))
+    rep_ap = rs.linear(pooled.ap, pooled.infl_ap.reshape(R, T).sum(axis=0))
+    spk = targets.sum(axis=1).astype(float)
+    rep_chance = rs.total(spk) / rs.total(np.full(T, float(R)))
+    chance = spk.sum() / (T * R)
+    out = [
+        rs.value("roc_auc_pooled", pooled.auc, rep_auc),
+        rs.value("ap_pooled", pooled.ap, rep_ap),
+        rs.value("chance_pooled", chance, rep_chance),
+        rs.value("lift_pooled", pooled.ap / chance, rep_ap / rep_chance),
+    ]
+    chance_u = targets.mean(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reps = {"roc_auc": auc + rs.weights @ seg_auc, "ap": ap + rs.weights @ seg_ap}
+        reps["lift"] = reps["ap"] / (rs.total(targets.astype(float)) / T)
+        points = {"roc_auc": auc, "ap": ap, "lift": ap / chance_u}
+    for key in ("roc_auc", "ap", "lift"):
+        out += _unit_stat_values(rs, key, points[key], reps[key])
+    points["chance"] = chance_u
+    return out, points, pooled, side
+
+
+def _expand(values: np.ndarray, unit_mask: np.ndarray) -> tuple:
+    """(R,) real-unit values -> (N,) tuple with NaN in padding columns."""
+    full = np.full(unit_mask.size, np.nan)
+    full[unit_mask] = values
+    return tuple(full.tolist())
+
+
+def _unit_stat_values(rs: _Resampler, key: str, point: np.ndarray, reps: np.ndarray) -> list:
+    """Mean and median over scored units, with intervals; (R,) point values and (B, R) replicates."""
+    ok = np.isfinite(point)
+    if not ok.any():
+        return [MetricValue(f"{key}_unit_{s}", np.nan, np.nan, np.nan) for s in ("mean", "median")]
+    reps = np.where(np.isfinite(reps[:, ok]), reps[:, ok], np.nan)  # a resample may lack a unit's spikes
+    with np.errstate(invalid="ignore"):
+        return [
+            rs.value(f"{key}_unit_mean", point[ok].mean(), np.nanmean(reps, axis=1)),
+            rs.value(f"{key}_unit_median", np.median(point[ok]), np.nanmedian(reps, axis=1)),
+        ]
+
+
+def _bps_metrics(rs: _Resampler, cal_probs, targets, rates, eps) -> tuple[list, np.ndarray]:
+    """Bits per spike pooled and per unit (exact ratio on every resample); real-unit columns (T, R)."""
+    gain = _loglik_gain(cal_probs, targets, rates, eps)  # (T, R) nats
+    spk = targets.astype(float)
+    g_rep, s_rep = rs.total(gain), rs.total(spk)  # (B, R)
+    n_spk = spk.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_unit = np.where(n_spk > 0, gain.sum(axis=0) / (n_spk * np.log(2)), np.nan)
+        rep_units = g_rep / (s_rep * np.log(2))
+        pooled = gain.sum() / (n_spk.sum() * np.log(2))
+        rep_pooled = g_rep.sum(axis=1) / (s_rep.sum(axis=1) * np.log(2))
+    out = [rs.value("bits_per_spike_pooled", pooled, rep_pooled)]
+    out += _unit_stat_values(rs, "bits_per_spike", per_unit, rep_units)
+    return out, per_unit
+
+
+def _threshold_metrics(rs: _Resampler, probs, targets, threshold: float) -> list:
+    pred = probs >= threshold
+    tp, pos = (pred & targets).sum(axis=1), targets.sum(axis=1)
+    tn, neg = (~pred & ~targets).sum(axis=1), (~targets).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return [
+            rs.value("tpr", tp.sum() / pos.sum(), rs.total(tp) / rs.total(pos)),
+            rs.value("tnr", tn.sum() / neg.sum(), rs.total(tn) / rs.total(neg)),
+        ]
+
+
+def evaluate_predictions(
+    probs: np.ndarray,
+    targets: np.ndarray,
+    unit_mask: np.ndarray,
+    train_rates: np.ndarray,
+    threshold: float | None = None,
+    val_probs: np.ndarray | None = None,
+    val_targets: np.ndarray | None = None,
+    calibration: str = "isotonic",
+    n_boot: int = 200,
+    block_len: int = 1000,
+    seed: int = 0,
+    *,
+    level: float = 0.95,
+    threshold_rule: str = "youden",
+    eps: float = 1e-6,
+    max_curve_points: int = 1000,
+    train_span: tuple[float, float] | None = None,
+    test_span: tuple[float, float] | None = None,
+) -> EvaluationResult:
+    """Score one model's test predictions with every metric and block-bootstrap intervals over time.
+
+    Parameters
+    ----------
+    probs : ndarray, shape (T, N), float
+        Test predictions; row t is the model's P(spike) for ``targets[t]`` given earlier bins only.
+    targets : ndarray, shape (T, N), bool
+        Observed test spikes.
+    unit_mask : ndarray, shape (N,), bool
+        False marks padding columns (ignored).
+    train_rates : ndarray, shape (N,), float
+        Per-bin spike probability of each unit in the training part (the rate model of bits per spike).
+    threshold : float or None
+        Decision threshold for TPR/TNR (spike when P >= threshold). None: chosen on the validation
+        predictions with ``threshold_rule``.
+    val_probs, val_targets : ndarray, shape (T_val, N), optional
+        Validation predictions and spikes, used only to choose the threshold and fit the calibration.
+    calibration : {"isotonic", "platt", "none"}
+        Calibration fitted on validation and applied before bits per spike (ranking metrics and TPR/TNR
+        use the raw ``probs``).
+    n_boot, block_len, seed : int
+        Bootstrap resamples (0: point estimates only, intervals NaN), block length in bins, and seed
+        (see ``BlockBootstrap``).
+    level : float
+        Coverage of the intervals.
+    train_span, test_span : (start_s, stop_s), optional
+        If both are given, ``check_disjoint`` refuses overlapping spans.
+
+    Returns
+    -------
+    EvaluationResult
+    """
+    if train_span is not None and test_span is not None:
+        check_disjoint(train_span, test_span)
+    probs, targets, unit_mask = check_inputs(probs, targets, unit_mask)
+    train_rates = np.asarray(train_rates, dtype=float)
+    if train_rates.shape != unit_mask.shape:
+        raise SpikebridgeDataError(f"train_rates must be ({unit_mask.size},), got {train_rates.shape}")
+    boot = BlockBootstrap(probs.shape[0], block_len, n_boot, seed)
+    p, y = probs[:, unit_mask], targets[:, unit_mask]  # (T, R) real units only
+    make_calibrator(calibration)  # refuses an unknown method before any work
+    if (threshold is None or calibration != "none") and (val_probs is None or val_targets is None):
+        raise SpikebridgeConfigError(
+            "choosing the threshold (threshold=None) and calibration (calibration != 'none') are fitted on "
+            "validation bins: pass val_probs and val_targets"
+        )
+    rs = _Resampler(boot, level)
+
+    def side_work():  # runs while the pooled rank statistics are computed in another thread
+        thr, source = _resolve_threshold(threshold, val_probs, val_targets, unit_mask, threshold_rule)
+        cal = _calibrate(probs, val_probs, val_targets, unit_mask, calibration, seed)
+        bps_values, bps_units = _bps_metrics(rs, cal[:, unit_mask], y, train_rates[unit_mask], eps)
+        return thr, source, bps_values, bps_units, _threshold_metrics(rs, p, y, thr)
+
+    with threadpool_limits(limits=1, user_api="blas"):  # only small products; idle BLAS threads spin
+        rank_values, points, pooled, side = _rank_metrics(rs, p, y, side_work)
+    thr, source, bps_values, bps_units, thr_values = side
+    metrics = tuple(rank_values + bps_values + thr_values)
+    points["bits_per_spike"] = bps_units
+    per_unit = {key: _expand(vals, unit_mask) for key, vals in points.items()}
+    summaries = tuple(
+        UnitSummary.from_values(key, np.array(per_unit[key]), targets, unit_mask)
+        for key in ("roc_auc", "ap", "lift", "bits_per_spike")
+    )
+    roc, pr = curves_from_stats(pooled, max_curve_points)
+    return EvaluationResult(
+        n_bins=int(probs.shape[0]),
+        n_units=int(unit_mask.sum()),
+        n_padding=int((~unit_mask).sum()),
+        n_spikes=int(y.sum()),
+        threshold=thr,
+        threshold_source=source,
+        calibration=calibration,
+        level=level,
+        bootstrap=boot.to_dict(),
+        metrics=metrics,
+        summaries=summaries,
+        per_unit=per_unit,
+        roc_curve=roc,
+        pr_curve=pr,
+    )

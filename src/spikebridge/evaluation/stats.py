@@ -1,0 +1,196 @@
+"""Significance tests for spike-prediction results and the stationarity test of the paper.
+
+Units are the replicates: a model is better than chance when its per-unit ROC-AUC exceeds 0.5 across
+units, and better than a baseline when the paired per-unit differences (model - baseline, on the same
+test bins) are positive across units, or across recordings when several are evaluated. All use the
+Wilcoxon signed-rank test (``scipy.stats.wilcoxon``); NaN pairs (unscored units) are dropped and the
+number of pairs actually tested is reported as ``n``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.stats import wilcoxon
+from statsmodels.tsa.stattools import adfuller
+from threadpoolctl import threadpool_limits
+
+from spikebridge.errors import SpikebridgeDataError
+
+ALTERNATIVES = ("greater", "less", "two-sided")
+
+
+def _json(x):
+    if isinstance(x, float) and np.isnan(x):
+        return None
+    return x
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """Outcome of one significance test.
+
+    Attributes
+    ----------
+    test : str
+        Name of the test, e.g. "wilcoxon signed-rank (one-sample)".
+    comparison : str
+        What is compared, e.g. "roc_auc per unit vs 0.5".
+    n : int
+        Number of paired values tested (after dropping NaN).
+    n_dropped : int
+        Pairs dropped because a value was NaN.
+    statistic, p_value : float
+        Test statistic (sum of positive ranks) and p-value; NaN when the test is undefined (n == 0 or
+        all differences zero, see ``note``).
+    effect : float
+        Median of the differences (model - reference).
+    alternative : str
+    note : str
+    """
+
+    __test__ = False  # not a pytest test class
+
+    test: str
+    comparison: str
+    n: int
+    n_dropped: int
+    statistic: float
+    p_value: float
+    effect: float
+    alternative: str
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return {k: _json(v) for k, v in asdict(self).items()}
+
+
+def _signed_rank(diff: np.ndarray, test: str, comparison: str, alternative: str) -> TestResult:
+    """Wilcoxon signed-rank test of ``diff`` (1-D, NaN dropped) against zero."""
+    if alternative not in ALTERNATIVES:
+        raise SpikebridgeDataError(f"alternative must be one of {ALTERNATIVES}, got {alternative!r}")
+    diff = np.asarray(diff, dtype=float).ravel()
+    ok = np.isfinite(diff)
+    d = diff[ok]
+    n, dropped = int(d.size), int((~ok).sum())
+    effect = float(np.median(d)) if n else np.nan
+    if n == 0 or not np.any(d != 0):
+        note = "no values to test" if n == 0 else "all differences are zero"
+        return TestResult(test, comparison, n, dropped, np.nan, np.nan, effect, alternative, note)
+    res = wilcoxon(d, zero_method="wilcox", alternative=alternative)
+    return TestResult(
+        test, comparison, n, dropped, float(res.statistic), float(res.pvalue), effect, alternative
+    )
+
+
+def versus_chance(
+    values: np.ndarray,
+    chance: float | np.ndarray = 0.5,
+    metric: str = "roc_auc",
+    alternative: str = "greater",
+) -> TestResult:
+    """One-sample Wilcoxon signed-rank test of per-unit values against their chance level.
+
+    Parameters
+    ----------
+    values : ndarray, shape (N,)
+        Per-unit metric (NaN for unscored units and padding, which are dropped and counted).
+    chance : float or ndarray of shape (N,)
+        Chance level: 0.5 for ROC-AUC, the per-unit spike fraction for average precision.
+    metric : str
+        Name used in ``comparison``.
+    alternative : {"greater", "less", "two-sided"}
+
+    Returns
+    -------
+    TestResult
+        ``effect`` is the median of ``values - chance``.
+    """
+    diff = np.asarray(values, dtype=float) - np.asarray(chance, dtype=float)
+    label = "0.5" if np.ndim(chance) == 0 and float(chance) == 0.5 else "chance"
+    return _signed_rank(
+        diff, "wilcoxon signed-rank (one-sample)", f"{metric} per unit vs {label}", alternative
+    )
+
+
+def versus_baseline(
+    model_values: np.ndarray,
+    baseline_values: np.ndarray,
+    metric: str = "roc_auc",
+    over: str = "units",
+    alternative: str = "greater",
+) -> TestResult:
+    """Paired Wilcoxon signed-rank test of a model against a baseline.
+
+    Parameters
+    ----------
+    model_values, baseline_values : ndarray, shape (K,)
+        The same metric for the same K units (per-unit values on the same test bins) or recordings.
+    metric : str
+        Name used in ``comparison``.
+    over : {"units", "recordings"}
+        What the K pairs are (recorded in ``comparison``).
+    alternative : {"greater", "less", "two-sided"}
+
+    Returns
+    -------
+    TestResult
+        ``effect`` is the median paired difference (model - baseline).
+    """
+    a, b = np.asarray(model_values, dtype=float), np.asarray(baseline_values, dtype=float)
+    if a.shape != b.shape:
+        raise SpikebridgeDataError(f"paired values must have the same shape, got {a.shape} and {b.shape}")
+    comparison = f"{metric} model - baseline, paired over {over}"
+    return _signed_rank(a - b, "wilcoxon signed-rank (paired)", comparison, alternative)
+
+
+@dataclass(frozen=True)
+class ADFResult:
+    """Augmented Dickey-Fuller test (H0: unit root, i.e. non-stationary); small p means stationary."""
+
+    test: str
+    statistic: float
+    p_value: float
+    n_lags: int
+    n_obs: int
+    critical_values: dict
+    regression: str
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["critical_values"] = {k: float(v) for k, v in self.critical_values.items()}
+        return out
+
+
+def adf_test(
+    series: np.ndarray, regression: str = "c", autolag: str | None = "AIC", max_lags=None
+) -> ADFResult:
+    """Augmented Dickey-Fuller stationarity test (``statsmodels.tsa.stattools.adfuller``).
+
+    Parameters
+    ----------
+    series : ndarray, shape (T,)
+        One time series, e.g. the population spike count per bin or per window.
+    regression : {"c", "ct", "ctt", "n"}
+        Deterministic terms of the test regression (constant, trend, ...).
+    autolag : {"AIC", "BIC", "t-stat", None}
+        How the number of lags is chosen (None: use ``max_lags``).
+    max_lags : int or None
+
+    Returns
+    -------
+    ADFResult
+    """
+    x = np.asarray(series, dtype=float).ravel()
+    if x.size < 10 or not np.isfinite(x).all():
+        raise SpikebridgeDataError(f"ADF test needs at least 10 finite values, got {x.size}")
+    if np.ptp(x) == 0:
+        raise SpikebridgeDataError("ADF test is undefined for a constant series")
+    with threadpool_limits(limits=1, user_api="blas"):  # many tiny regressions: BLAS threads only spin
+        stat, p, lags, nobs, crit, *_ = adfuller(
+            x, maxlag=max_lags, regression=regression, autolag=autolag, result_object=False
+        )
+    return ADFResult(
+        "augmented Dickey-Fuller", float(stat), float(p), int(lags), int(nobs), dict(crit), regression
+    )

@@ -1,0 +1,39 @@
+"""Provenance stamped on every checkpoint and result: package version, git commit, time."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+
+from spikebridge import __version__
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str | None:
+    """The commit of the checkout spikebridge runs from, or None outside a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def stamp() -> dict[str, str | None]:
+    """Version, commit and UTC time, for provenance records."""
+    return {
+        "package_version": __version__,
+        "git_commit": git_commit(),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def config_hash(config: dict) -> str:
+    """A short stable hash of a JSON-serialisable configuration."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -1,0 +1,49 @@
+"""Significance tests and the ADF stationarity test."""
+
+import numpy as np
+import pytest
+from scipy.stats import wilcoxon
+
+from spikebridge.errors import SpikebridgeDataError
+from spikebridge.evaluation.stats import adf_test, versus_baseline, versus_chance
+
+
+def test_versus_chance_detects_auc_above_half_and_counts_dropped():
+    auc = np.concatenate([0.5 + np.linspace(0.01, 0.2, 30), [np.nan, np.nan]])
+    res = versus_chance(auc)
+    assert res.n == 30 and res.n_dropped == 2
+    assert res.p_value < 1e-6 and res.effect == pytest.approx(np.median(auc[:30]) - 0.5)
+    assert res.statistic == 465.0  # every difference positive: sum of ranks 1..30
+    assert "wilcoxon" in res.test and res.to_dict()["alternative"] == "greater"
+
+
+def test_versus_chance_undefined_cases_are_reported():
+    res = versus_chance(np.full(10, 0.5))
+    assert np.isnan(res.p_value) and res.note == "all differences are zero"
+    assert res.to_dict()["p_value"] is None
+    assert versus_chance(np.full(3, np.nan)).n == 0
+
+
+def test_versus_baseline_matches_scipy():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.5, 0.7, 40)
+    model = base + rng.normal(0.03, 0.02, 40)
+    res = versus_baseline(model, base, metric="ap", over="recordings")
+    ref = wilcoxon(model - base, alternative="greater")
+    assert (res.statistic, res.p_value) == (pytest.approx(ref.statistic), pytest.approx(ref.pvalue))
+    assert res.effect == pytest.approx(np.median(model - base))
+    assert res.comparison == "ap model - baseline, paired over recordings"
+    with pytest.raises(SpikebridgeDataError):
+        versus_baseline(model, base[:-1])
+
+
+def test_adf_white_noise_vs_random_walk():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=2000)
+    walk = np.cumsum(rng.normal(size=2000))
+    stationary, unit_root = adf_test(noise), adf_test(walk)
+    assert stationary.p_value < 0.01 and unit_root.p_value > 0.1
+    assert stationary.test == "augmented Dickey-Fuller" and stationary.n_obs + stationary.n_lags == 1999
+    assert set(stationary.to_dict()["critical_values"]) == {"1%", "5%", "10%"}
+    with pytest.raises(SpikebridgeDataError):
+        adf_test(np.ones(50))
