@@ -1,0 +1,197 @@
+"""Teacher-forced one-step-ahead prediction and free-running generation with a spike transformer.
+
+Chunking
+--------
+:func:`predict_proba` slides windows of ``context`` bins over the raster with a stride of ``chunk``
+bins and keeps, from each window, the predictions of its last ``chunk`` positions (all positions of
+the first window). The prediction for bin ``t + 1`` therefore sees bins ``<= t`` only, namely all
+``t + 1`` past bins while ``t < context`` and between ``context - chunk + 1`` and ``context`` past bins
+afterwards (exactly ``context`` when ``chunk == 1``). Windows start at position 0 as in training,
+so absolute position encodings mean the same as during training. The cost is ``context / chunk``
+forward passes per bin of output; the default ``chunk = context // 2`` guarantees at least half the
+context for every prediction at twice the cost of non-overlapping windows.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
+from spikebridge.models.spike_transformer import SpikeTransformer, SpikeTransformerConfig
+from spikebridge.training.checkpoint import load_checkpoint
+
+
+def load_model(checkpoint_path: str | os.PathLike, device: str = "cpu") -> SpikeTransformer:
+    """Rebuild a :class:`SpikeTransformer` from a checkpoint, in eval mode on ``device``.
+
+    Raises
+    ------
+    SpikebridgeDataError
+        The checkpoint is unreadable, incompatible, or not a spike transformer.
+    """
+    ckpt = load_checkpoint(checkpoint_path)
+    if ckpt.model_class != "SpikeTransformer":
+        raise SpikebridgeDataError(f"{checkpoint_path}: holds a {ckpt.model_class}, not a SpikeTransformer")
+    model = SpikeTransformer(SpikeTransformerConfig.from_dict(ckpt.model_config))
+    try:
+        model.load_state_dict(ckpt.state_dict)
+    except RuntimeError as exc:
+        raise SpikebridgeDataError(f"{checkpoint_path}: weights do not match the stored config") from exc
+    return model.to(device).eval()
+
+
+def _check_raster(model: SpikeTransformer, raster: np.ndarray, name: str = "raster") -> np.ndarray:
+    raster = np.asarray(raster)
+    if raster.ndim != 2:
+        raise SpikebridgeDataError(f"{name} must be 2-D (T, N), got shape {raster.shape}")
+    if raster.shape[1] != model.config.n_units:
+        raise SpikebridgeDataError(
+            f"{name} has {raster.shape[1]} units but the model expects n_units={model.config.n_units}"
+        )
+    return raster
+
+
+def _window_starts(n_out: int, context: int, chunk: int) -> list[tuple[int, int]]:
+    """(window start, first kept position) pairs covering output positions ``0..n_out-1``."""
+    if n_out <= context:
+        return [(0, 0)]
+    pairs = [(0, 0)]
+    end = context  # output positions [0, end) are covered
+    while end < n_out:
+        stop = min(end + chunk, n_out)
+        pairs.append((stop - context, end))
+        end = stop
+    return pairs
+
+
+def predict_proba(
+    model: SpikeTransformer,
+    raster: np.ndarray,
+    context: int | None = None,
+    chunk: int | None = None,
+    batch_size: int = 8,
+    device: str = "cpu",
+    progress: bool = False,
+) -> np.ndarray:
+    """Teacher-forced one-step-ahead spike probabilities.
+
+    Parameters
+    ----------
+    model : SpikeTransformer
+    raster : ndarray ``(T, N)`` bool or 0/1
+        Any length ``T >= 2``; ``N`` must equal ``model.config.n_units``.
+    context : int, optional
+        Most past bins a prediction sees (default ``model.config.max_context``; larger raises).
+    chunk : int, optional
+        Stride between windows, 1..context (default ``max(1, context // 2)``); see the module docstring.
+    batch_size : int
+        Windows per forward pass.
+    device : str
+    progress : bool
+        Show a progress bar (rich).
+
+    Returns
+    -------
+    ndarray ``(T - 1, N)`` float32
+        Row ``t`` is P(spike in bin ``t + 1`` | bins ``<= t``), for ``t = 0 .. T-2``.
+    """
+    raster = _check_raster(model, raster)
+    context = model.config.max_context if context is None else int(context)
+    if not 1 <= context <= model.config.max_context:
+        raise SpikebridgeConfigError(f"context must be in 1..{model.config.max_context}, got {context}")
+    chunk = max(1, context // 2) if chunk is None else int(chunk)
+    if not 1 <= chunk <= context:
+        raise SpikebridgeConfigError(f"chunk must be in 1..{context}, got {chunk}")
+    n_out = raster.shape[0] - 1
+    out = np.zeros((max(n_out, 0), raster.shape[1]), dtype=np.float32)
+    if n_out <= 0:
+        return out
+    inputs = torch.from_numpy(raster[:n_out].astype(np.float32))  # (T-1, N): bins feeding predictions
+    pairs = _window_starts(n_out, context, chunk)
+    was_training = model.training
+    model.eval().to(device)
+    with torch.inference_mode(), _progress(progress, len(pairs)) as advance:
+        for i in range(0, len(pairs), batch_size):
+            group = pairs[i : i + batch_size]
+            length = min(context, n_out)
+            batch = torch.stack([inputs[s : s + length] for s, _ in group]).to(device)  # (B, L, N)
+            probs = torch.sigmoid(model(batch).float()).cpu().numpy()  # (B, L, N)
+            for (start, keep), p in zip(group, probs, strict=True):
+                out[keep : start + length] = p[keep - start :]
+            advance(len(group))
+    model.train(was_training)
+    return out
+
+
+class _progress:
+    """Context manager yielding ``advance(n)``; a rich progress bar when enabled, else a no-op."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled, self.total, self.bar = enabled, total, None
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda n: None
+        from rich.progress import Progress
+
+        self.bar = Progress(transient=True)
+        self.bar.start()
+        task = self.bar.add_task("predict", total=self.total)
+        return lambda n: self.bar.advance(task, n)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def generate(
+    model: SpikeTransformer,
+    seed_raster: np.ndarray,
+    n_steps: int,
+    temperature: float = 1.0,
+    seed: int = 0,
+    device: str = "cpu",
+) -> np.ndarray:
+    """Free-running generation: sample each next bin (Bernoulli) and feed it back.
+
+    Parameters
+    ----------
+    model : SpikeTransformer
+    seed_raster : ndarray ``(T0, N)``, ``T0 >= 1``
+        Real bins that start the generation.
+    n_steps : int
+        Bins to generate.
+    temperature : float
+        Logits are divided by it before the sigmoid (> 0; 1 = the model's probabilities).
+    seed : int
+        Seed of the torch generator used for sampling; equal seeds give equal outputs.
+
+    Returns
+    -------
+    ndarray ``(n_steps, N)`` bool
+        The generated bins (the seed is not included). Each step sees the last ``max_context`` bins.
+    """
+    seed_raster = _check_raster(model, seed_raster, "seed_raster")
+    if seed_raster.shape[0] < 1 or n_steps < 0 or temperature <= 0:
+        raise SpikebridgeConfigError(
+            "generate needs a non-empty seed_raster, n_steps >= 0 and temperature > 0"
+        )
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    history = torch.from_numpy(seed_raster.astype(np.float32))  # (T0, N)
+    steps = []
+    was_training = model.training
+    model.eval().to(device)
+    with torch.inference_mode():
+        for _ in range(n_steps):
+            window = history[-model.config.max_context :][None].to(device)  # (1, L, N)
+            logits = model(window)[0, -1].float().cpu() / temperature  # (N,)
+            sample = torch.bernoulli(torch.sigmoid(logits), generator=gen)  # (N,)
+            steps.append(sample)
+            history = torch.cat([history[-model.config.max_context + 1 :], sample[None]])
+    model.train(was_training)
+    if not steps:
+        return np.zeros((0, seed_raster.shape[1]), dtype=bool)
+    return torch.stack(steps).numpy().astype(bool)
