@@ -14,10 +14,12 @@ stamp="$venv/.spikebridge-installed"
 want="$(sha256sum pyproject.toml | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "setting up $venv (first run takes a few minutes)..." >&2
-  "$venv/bin/python" -m pip install -q --upgrade pip
+  pip_quiet() { "$venv/bin/python" -m pip install -q "$@" 2>&1 | grep -v -e "^WARNING: Location" -e "^ *$" || true; }
+  pip_quiet --upgrade pip
   if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
-    "$venv/bin/python" -m pip install -q "${SPIKEBRIDGE_TORCH:-torch==2.13.0}"
+    pip_quiet "${SPIKEBRIDGE_TORCH:-torch==2.13.0}"
   fi
-  "$venv/bin/python" -m pip install -q -e ".[dev]"
+  pip_quiet -e ".[dev]"
+  "$venv/bin/python" -c "import spikebridge, torch, lightning, sklearn" || { echo "set-up failed" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi

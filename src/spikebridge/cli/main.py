@@ -12,7 +12,7 @@ import warnings
 import typer
 
 from spikebridge import __version__
-from spikebridge.cli import data_commands, study_commands
+from spikebridge.cli import data_commands, eval_commands, matrix_commands, model_commands, study_commands
 from spikebridge.errors import SpikebridgeError
 
 app = typer.Typer(
@@ -24,21 +24,10 @@ app = typer.Typer(
 )
 app.add_typer(data_commands.datasets_app, name="datasets")
 app.command("prepare")(data_commands.prepare_cmd)
+model_commands.register(app)
+matrix_commands.register(app)
+eval_commands.register(app)
 study_commands.register(app)
-
-
-def _register_optional() -> None:
-    """Commands whose modules need the model / evaluation extras register only when importable."""
-    from importlib import import_module
-
-    for module in ("spikebridge.cli.model_commands", "spikebridge.cli.eval_commands"):
-        try:
-            mod = import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("spikebridge"):
-                continue
-            raise
-        mod.register(app)
 
 
 @app.callback(invoke_without_command=True)
@@ -55,7 +44,6 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``spikebridge`` script."""
     warnings.showwarning = _show_warning
-    _register_optional()
     try:
         app(args=argv, standalone_mode=False)
     except SpikebridgeError as exc:

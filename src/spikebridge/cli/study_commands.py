@@ -1,7 +1,9 @@
-"""``spikebridge study``: reproduce the whole study on the shipped recordings into one output folder."""
+"""``spikebridge study``: reproduce the whole study on the shipped recordings into one HTML report."""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import typer
@@ -9,23 +11,126 @@ import typer
 from spikebridge.catalog import load_catalog, resolve_data_root
 from spikebridge.cli._console import console
 
+EVALUATED = ("slice_210511001", "ibl_NYU-40_2021-04-14_001")
+
+
+def _datasets_section(root: Path) -> tuple[str, list[dict]]:
+    from spikebridge.data.summary import summarize
+    from spikebridge.experiments.prepared import get_prepared
+    from spikebridge.report.html import _table
+
+    rows, records = [], []
+    for name, entry in load_catalog().items():
+        if not entry.present(root):
+            continue
+        s = summarize(entry.load(root))
+        row = {"name": name, "preparation": entry.preparation, "kind": entry.kind, **s.to_dict()}
+        if entry.kind == "spikes":
+            prep, _ = get_prepared(name, data_root=root)
+            sm = prep.summary()
+            row.update(
+                {f"spike_fraction_{k}": v for k, v in sm["spike_fraction"].items()}, spans=sm["spans_s"]
+            )
+        records.append(row)
+        rows.append([
+            name, entry.preparation, s.n_units, f"{s.duration_s:.1f}",
+            "-" if entry.kind == "calcium" else f"{s.mean_rate_hz:.2f}",
+            "-" if entry.kind == "calcium" else f"{s.spike_fraction:.4f}",
+            " / ".join(f"{row.get(f'spike_fraction_{k}', float('nan')):.4f}" for k in ("fit", "val", "test"))
+            if entry.kind == "spikes" else "-",
+        ])  # fmt: skip
+    header = [
+        "recording",
+        "preparation",
+        "units",
+        "duration s",
+        "rate Hz",
+        "spiking bins",
+        "train / val / test spike fraction",
+    ]
+    return _table(header, rows), records
+
 
 def study_cmd(
     data_root: Path = typer.Option(None, "--data-root", help="Folder holding the recordings."),
     out: Path = typer.Option(Path("spikebridge-out/study"), "--out", help="Output folder of the study."),
+    profile: str = typer.Option("quick", help="Transformer profile: quick (CPU) | paper (GPU)."),
+    n_boot: int = typer.Option(200, help="Bootstrap resamples of the evaluation tables."),
+    executor: str = typer.Option("local", help="Matrix executor: local | ray | inline."),
+    address: str = typer.Option(None, help="Ray cluster address."),
+    skip_matrix: bool = typer.Option(False, help="Only the datasets and the evaluation tables."),
 ) -> None:
-    """Prepare every shipped spike recording under the protocol and summarise the splits."""
-    from spikebridge.experiments.prepared import get_prepared
+    """Datasets, side-by-side evaluation (slice and in vivo), the cross-recording matrix, one HTML report."""
+    import matplotlib.pyplot as plt
 
+    from spikebridge.atomic import write_text_atomic
+    from spikebridge.cli.eval_commands import print_report
+    from spikebridge.experiments.evaluate import EvaluateConfig, run_evaluation
+    from spikebridge.experiments.matrix import MatrixConfig, MatrixRun
+    from spikebridge.report.html import evaluation_section, relative, render
+    from spikebridge.report.matrix import build_matrix_outputs
+    from spikebridge.viz.evaluation import plot_roc_pr
+
+    start = time.perf_counter()
     root = resolve_data_root(data_root)
-    names = [n for n, e in load_catalog().items() if e.kind == "spikes" and e.present(root)]
     out.mkdir(parents=True, exist_ok=True)
-    console.print(f"[bold]study[/bold]: {len(names)} spike recordings from {root} -> {out}")
-    for name in names:
-        prep, path = get_prepared(name, data_root=root)
-        s = prep.summary()
-        frac = " / ".join(f"{s['spike_fraction'][k]:.4f}" for k in ("fit", "val", "test"))
-        console.print(f"  {name:<28} {s['real_units']:>3} units  spike fraction train/val/test {frac}")
+    console.print(f"[bold]study[/bold] on {root} -> {out}")
+    sections = []
+    table_html, records = _datasets_section(root)
+    sections.append(("Recordings", table_html))
+    eval_parts = []
+    for name in EVALUATED:
+        if not load_catalog()[name].present(root):
+            continue
+        console.print(f"[bold]evaluate[/bold] {name}")
+        report = run_evaluation(
+            EvaluateConfig(source=name, profile=profile, n_boot=n_boot),
+            out / "evaluate",
+            root,
+            log=console.print,
+        )
+        print_report(report)
+        fig = plot_roc_pr(report.results, chance=report.chance, title=name)
+        fig_path = out / "figures" / f"roc_pr_{name}.png"
+        fig_path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(fig_path, dpi=120)
+        plt.close(fig)
+        write_text_atomic(out / f"evaluate_{name}.json", json.dumps(report.to_dict(), indent=1, default=str))
+        eval_parts.append(evaluation_section(report, relative(fig_path, out)))
+    sections.append(
+        ("Prediction of held-out test bins: models and baselines side by side", "\n".join(eval_parts))
+    )
+    if not skip_matrix:
+        names = [n for n, e in load_catalog().items() if e.kind == "spikes" and e.present(root)]
+        run = MatrixRun(
+            MatrixConfig(recordings=tuple(names), profile=profile), out / "matrix", root, log=console.print
+        )
+        stats = run.execute(executor=executor, address=address)
+        outputs = build_matrix_outputs(run, stats)
+        sections.append(("Cross-recording generation matrix", _matrix_html(outputs, stats, out)))
+    minutes = (time.perf_counter() - start) / 60
+    sections.append(("Run", f"<p>Whole study: {minutes:.1f} min on this machine.</p>"))
+    report_path = out / "report.html"
+    write_text_atomic(report_path, render("spikebridge study report", sections))
+    write_text_atomic(out / "datasets.json", json.dumps(records, indent=1, default=str))
+    console.print(f"report: {report_path} ({minutes:.1f} min)")
+
+
+def _matrix_html(outputs: dict, stats: dict, out: Path) -> str:
+    from spikebridge.report.html import _table, relative
+
+    parts = [
+        f"<p>{stats['computed']['fit']} fits and {stats['computed']['score']} scores computed, "
+        f"{stats['skipped']} finished cells reused, in {stats['seconds'] / 60:.1f} min.</p>"
+    ]
+    for title, rows, models in outputs["tables"]:
+        parts.append(f"<h3>{title}</h3>")
+        parts.append(_table(["group", *models, "n cells"], [[g, *cells, n] for g, cells, n in rows]))
+    parts += [f"<p>{line}</p>" for line in outputs["notes"]]
+    for path in outputs["figures"]:
+        rel = relative(path, out)
+        parts.append(f"<p><a href='{rel}'>{rel}</a></p>" if rel.endswith(".html") else f"<img src='{rel}'>")
+    return "\n".join(parts)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,114 @@
+"""``spikebridge evaluate``: every model and baseline side by side on one test part, with intervals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from spikebridge.cli._console import console
+
+COLUMNS = (
+    ("roc_auc_pooled", "pooled ROC-AUC"),
+    ("roc_auc_unit_mean", "per-unit ROC-AUC"),
+    ("ap_pooled", "pooled AP"),
+    ("ap_unit_mean", "per-unit AP"),
+    ("bits_per_spike_pooled", "bits/spike"),
+    ("tpr", "TPR"),
+    ("tnr", "TNR"),
+)
+
+
+def _cell(res, name: str) -> str:
+    m = res.metric(name)
+    if m.value is None or m.value != m.value:
+        return "-"
+    if m.ci_low is None or m.ci_low != m.ci_low:
+        return f"{m.value:.3f}"
+    return f"{m.value:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}]"
+
+
+def print_report(report) -> None:
+    """The side-by-side table and the significance tests of an EvaluationReport."""
+    first = next(iter(report.results.values()))
+    level = int(round(100 * first.level))
+    title = (
+        f"{report.source} -> {report.target} test part: {first.n_bins} bins x {first.n_units} units, "
+        f"{first.n_spikes} spikes, chance AP (spike probability) {report.chance:.4f}; {level}% block-bootstrap intervals"
+    )
+    table = Table(title=title)
+    table.add_column("model")
+    for _, label in COLUMNS:
+        table.add_column(label, justify="right")
+    for model, res in report.results.items():
+        table.add_row(model, *(_cell(res, key) for key, _ in COLUMNS))
+    console.print(table)
+    tests = Table(title="significance of per-unit ROC-AUC (units paired)")
+    for col in ("model", "against", "test", "n", "statistic", "p", "median effect"):
+        tests.add_column(col, justify="right" if col in ("n", "statistic", "p", "median effect") else "left")
+    for t in report.tests:
+        p = t.get("p_value")
+        tests.add_row(
+            t["model"], t["against"], t["test"], str(t["n"]),
+            "-" if t.get("statistic") is None else f"{t['statistic']:.1f}",
+            "-" if p is None else f"{p:.2g}",
+            "-" if t.get("effect") is None else f"{t['effect']:+.4f}",
+        )  # fmt: skip
+    console.print(tests)
+
+
+def evaluate_cmd(
+    recording: str = typer.Argument(..., help="Recording the models are trained on (catalog name or path)."),
+    target: str = typer.Option(None, help="Recording whose test part is scored (default: the same)."),
+    models: str = typer.Option(
+        ",".join(("transformer-dice", "transformer-focal", "transformer-bce", "rate", "history", "glm"))
+    ),
+    profile: str = typer.Option("quick", help="Transformer profile: quick | paper."),
+    epochs: int = typer.Option(None, help="Maximum epochs per transformer (default: the profile's)."),
+    seed: int = typer.Option(0),
+    n_boot: int = typer.Option(200, help="Block-bootstrap resamples for the 95% intervals."),
+    n_units: int = typer.Option(128, help="Model columns."),
+    recompute: bool = typer.Option(False, help="Refit models even when a fitted one is cached."),
+    out: Path = typer.Option(Path("spikebridge-out/evaluate"), "--out"),
+    data_root: Path = typer.Option(None, "--data-root"),
+) -> None:
+    """Score the transformer (each loss) and the baselines on one test part; store tidy rows and figures."""
+    import matplotlib.pyplot as plt
+
+    from spikebridge.atomic import write_text_atomic
+    from spikebridge.experiments.evaluate import EvaluateConfig, run_evaluation
+    from spikebridge.preprocess import PrepareConfig
+    from spikebridge.viz.evaluation import plot_roc_pr
+
+    cfg = EvaluateConfig(
+        source=recording,
+        target=target,
+        models=tuple(m.strip() for m in models.split(",") if m.strip()),
+        profile=profile,
+        seed=seed,
+        max_epochs=epochs,
+        n_boot=n_boot,
+        prepare=PrepareConfig(n_units=n_units),
+    )
+    for m in cfg.models:
+        cfg.spec(m)
+    console.print(f"[bold]evaluate[/bold] {recording} -> {target or recording}: {', '.join(cfg.models)}")
+    report = run_evaluation(cfg, out, data_root=data_root, recompute=recompute, log=console.print)
+    print_report(report)
+    stem = f"{report.source}__{report.target}"
+    json_path = out / f"evaluate_{stem}.json"
+    write_text_atomic(json_path, json.dumps(report.to_dict(), indent=1, default=str))
+    fig = plot_roc_pr(report.results, chance=report.chance, title=f"{report.source} -> {report.target}")
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    fig_path = out / "figures" / f"roc_pr_{stem}.png"
+    fig.savefig(fig_path, dpi=130)
+    plt.close(fig)
+    console.print(
+        f"results store {out / 'results.sqlite'} (run 'evaluate'); report {json_path}; figure {fig_path}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate_cmd)

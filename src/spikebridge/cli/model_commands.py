@@ -1,0 +1,90 @@
+"""``spikebridge fit`` and ``spikebridge predict``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from spikebridge.cli._console import console
+from spikebridge.errors import SpikebridgeConfigError
+
+DATA_ROOT = typer.Option(None, "--data-root", help="Folder holding the recordings (else $SPIKEBRIDGE_DATA).")
+
+
+def default_model_dir(recording: str, model: str, profile: str, seed: int) -> Path:
+    from spikebridge.experiments.prepared import recording_key
+
+    return Path("spikebridge-out/models") / recording_key(recording) / f"{model}-{profile}-s{seed}"
+
+
+def fit_cmd(
+    recording: str = typer.Argument(..., help="Catalog name or path of the recording to train on."),
+    loss: str = typer.Option("dice", help="dice | focal | bce | wbce"),
+    profile: str = typer.Option(
+        "quick", help="quick (CPU, minutes) | paper (1 layer, 32 heads, 5000 tokens)"
+    ),
+    epochs: int = typer.Option(None, help="Maximum epochs (default: the profile's)."),
+    seed: int = typer.Option(0, help="Random seed."),
+    out: Path = typer.Option(None, "--out", help="Output folder (default spikebridge-out/models/NAME/...)."),
+    data_root: Path = DATA_ROOT,
+) -> None:
+    """Train the spike transformer on a recording's train part; choose the best epoch on validation."""
+    from spikebridge.experiments.prepared import get_prepared
+    from spikebridge.experiments.zoo import LOSSES, ModelSpec, fit_model
+
+    if loss not in LOSSES:
+        raise SpikebridgeConfigError(f"--loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+    spec = ModelSpec(name=f"transformer-{loss}", profile=profile, seed=seed, max_epochs=epochs)
+    prep, _ = get_prepared(recording, data_root=data_root)
+    out = out or default_model_dir(recording, spec.name, profile, seed)
+    console.print(
+        f"[bold]fit[/bold] {spec.name} ({profile}) on {prep.info.name}: {prep.fit.n_bins} train bins, "
+        f"{prep.val.n_bins} validation bins, {int(prep.unit_mask.sum())} units -> {out}"
+    )
+    payload = fit_model(spec, prep, out, progress=True)
+    fit = payload["fit"]
+    best = next(h for h in fit["history"] if int(h["epoch"]) == fit["best_epoch"])
+    console.print(
+        f"  best epoch {fit['best_epoch']} of {fit['epochs_run']} in {payload['seconds']:.0f} s; validation: "
+        f"loss {best['val_loss']:.4f}, pooled ROC-AUC {best['val_auc']:.3f}, "
+        f"per-unit ROC-AUC {best['val_auc_unit_mean']:.3f} (mean over units with a validation spike)"
+    )
+    console.print(f"  checkpoint {out / 'best.ckpt'}; per-epoch log {out / 'metrics.csv'}")
+
+
+def predict_cmd(
+    checkpoint: Path = typer.Argument(..., help="A best.ckpt written by `spikebridge fit`."),
+    recording: str = typer.Argument(..., help="Catalog name or path of the recording to predict."),
+    out: Path = typer.Option(None, "--out", help="Output .npz (default: beside the checkpoint)."),
+    data_root: Path = DATA_ROOT,
+) -> None:
+    """Teacher-forced one-step-ahead spike probabilities for a recording's test part."""
+    import numpy as np
+
+    from spikebridge.atomic import atomic_path
+    from spikebridge.experiments.prepared import get_prepared, recording_key
+    from spikebridge.training.predict import load_model, predict_proba
+
+    model = load_model(checkpoint)
+    prep, _ = get_prepared(recording, data_root=data_root)
+    probs = predict_proba(model, prep.test.data, progress=True)
+    out = out or checkpoint.parent / f"predict-{recording_key(recording)}.npz"
+    with atomic_path(out, suffix=".npz") as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(
+            fh,
+            probs=probs,
+            targets=prep.test.data[1:],
+            unit_mask=prep.unit_mask,
+            t_first_target_s=np.float64(prep.test.t_start + prep.test.bin_size),
+            bin_size_s=np.float64(prep.test.bin_size),
+        )
+    console.print(
+        f"[bold]predict[/bold] {prep.info.name}: {probs.shape[0]} test bins x {probs.shape[1]} units -> {out} "
+        "(row t = P(spike at test bin t+1 | bins <= t))"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("fit")(fit_cmd)
+    app.command("predict")(predict_cmd)

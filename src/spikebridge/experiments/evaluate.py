@@ -1,0 +1,135 @@
+"""One evaluation: every model fitted on a source recording, scored on a target's test part.
+
+The target is the source itself by default (within-recording prediction) or another recording
+(cross-recording generation). Fitted models are cached by (source data hash, model spec), so
+re-running reuses them; ``recompute`` refits everything (the numbers are identical for a seed).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spikebridge.experiments.prepared import get_prepared, recording_key
+from spikebridge.experiments.scoring import result_rows, score
+from spikebridge.experiments.store import ResultsStore
+from spikebridge.experiments.zoo import ModelSpec, fit_model, load_predictor
+from spikebridge.preprocess.prepare import PrepareConfig, PreparedRecording
+
+DEFAULT_MODELS = ("transformer-dice", "transformer-focal", "transformer-bce", "rate", "history", "glm")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    source: str
+    target: str | None = None
+    models: tuple[str, ...] = DEFAULT_MODELS
+    profile: str = "quick"
+    seed: int = 0
+    max_epochs: int | None = None
+    n_boot: int = 200
+    prepare: PrepareConfig = field(default_factory=PrepareConfig)
+
+    def spec(self, model: str) -> ModelSpec:
+        return ModelSpec(name=model, profile=self.profile, seed=self.seed, max_epochs=self.max_epochs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "target": self.target or self.source,
+            "models": list(self.models),
+            "profile": self.profile,
+            "seed": self.seed,
+            "max_epochs": self.max_epochs,
+            "n_boot": self.n_boot,
+            "prepare": self.prepare.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """Results of one evaluation: per-model EvaluationResult, significance tests, provenance."""
+
+    source: str
+    target: str
+    results: dict[str, Any]
+    tests: list[dict]
+    chance: float
+    config: dict[str, Any]
+    fit_seconds: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "target": self.target,
+            "config": self.config,
+            "chance": self.chance,
+            "fit_seconds": self.fit_seconds,
+            "tests": self.tests,
+            "results": {m: r.to_dict() for m, r in self.results.items()},
+        }
+
+
+def _cached_fit(spec: ModelSpec, prep: PreparedRecording, model_dir: Path, recompute: bool) -> dict:
+    meta = model_dir / "model.json"
+    if meta.is_file() and not recompute:
+        payload = json.loads(meta.read_text())
+        if payload.get("spec") == spec.to_dict() and payload.get("data_hash") == prep.data_hash():
+            return payload
+    return fit_model(spec, prep, model_dir, progress=False)
+
+
+def run_evaluation(
+    cfg: EvaluateConfig,
+    out_dir: Path,
+    data_root: Path | None = None,
+    recompute: bool = False,
+    log: Callable[[str], None] = print,
+) -> EvaluationReport:
+    """Fit (or reuse) every model on the source, score each on the target's test part, store the rows."""
+    from spikebridge.evaluation.stats import versus_baseline, versus_chance
+
+    out_dir = Path(out_dir)
+    source, _ = get_prepared(cfg.source, cfg.prepare, data_root=data_root)
+    target = (
+        source if cfg.target in (None, cfg.source) else get_prepared(cfg.target, cfg.prepare, data_root)[0]
+    )
+    skey, tkey = recording_key(cfg.source), recording_key(cfg.target or cfg.source)
+    store = ResultsStore(out_dir / "results.sqlite")
+    results, fit_seconds = {}, {}
+    for model in cfg.models:
+        spec = cfg.spec(model)
+        model_dir = out_dir / "models" / skey / f"{model}-{cfg.profile}-s{cfg.seed}"
+        log(
+            f"  {model}: fitting on {skey}"
+            if recompute or not (model_dir / "model.json").exists()
+            else f"  {model}: cached fit"
+        )
+        payload = _cached_fit(spec, source, model_dir, recompute)
+        fit_seconds[model] = float(payload.get("seconds", 0.0))
+        predict, _ = load_predictor(model_dir)
+        log(f"  {model}: scoring {tkey} test part")
+        results[model] = score(predict, target, n_boot=cfg.n_boot, seed=cfg.seed)
+        config = {**cfg.to_dict(), "model": spec.to_dict()}
+        rows = result_rows(
+            results[model], model, skey, tkey, config, f"{source.data_hash()}:{target.data_hash()}"
+        )
+        cell = f"evaluate/{skey}/{tkey}/{model}/{cfg.profile}/s{cfg.seed}/b{cfg.n_boot}"
+        store.write_cell("evaluate", cell, rows, payload={"per_unit": results[model].to_dict()["per_unit"]})
+    tests = []
+    mask = target.unit_mask
+    for model, res in results.items():
+        auc = np.asarray(res.per_unit["roc_auc"], dtype=float)
+        tests.append({"model": model, "against": "chance", **versus_chance(auc[mask]).to_dict()})
+        if model != "rate" and "rate" in results:
+            ref = np.asarray(results["rate"].per_unit["roc_auc"], dtype=float)
+            tests.append(
+                {"model": model, "against": "rate", **versus_baseline(auc[mask], ref[mask]).to_dict()}
+            )
+    chance = float(target.test.data[1:, mask].mean())
+    return EvaluationReport(skey, tkey, results, tests, chance, cfg.to_dict(), fit_seconds)

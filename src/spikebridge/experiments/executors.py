@@ -1,0 +1,124 @@
+"""Executors: run independent units of work in local processes or as Ray tasks.
+
+Both run the same picklable function on the same arguments and hand each result to a callback in
+the driver process as soon as it is ready, so the driver alone writes to the results store.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from spikebridge.errors import SpikebridgeConfigError
+
+EXECUTORS = ("local", "ray", "inline")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work: ``fn(*args)`` under the name ``key``.
+
+    ``wants_gpu`` marks work that runs faster on a GPU (model fitting and prediction): under Ray it
+    asks for one GPU when the cluster has any, and for none otherwise.
+    """
+
+    key: str
+    fn: Callable[..., Any]
+    args: tuple = ()
+    wants_gpu: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _init_worker(threads: int) -> None:
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+
+
+def _call(task_fn: Callable[..., Any], args: tuple, threads: int) -> Any:
+    _init_worker(threads)
+    return task_fn(*args)
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    executor: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+) -> Iterator[tuple[Task, Any]]:
+    """Run ``tasks`` and yield ``(task, result)`` pairs in completion order.
+
+    Parameters
+    ----------
+    executor : {"local", "ray", "inline"}
+        "local": a pool of ``workers`` processes (default: one per core, at most one per task);
+        "ray": Ray tasks on a local instance or on the cluster at ``address``;
+        "inline": in this process, one after another (debugging, tiny runs).
+    """
+    if executor not in EXECUTORS:
+        raise SpikebridgeConfigError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    if not tasks:
+        return
+    if executor == "inline":
+        for task in tasks:
+            yield task, task.fn(*task.args)
+    elif executor == "local":
+        yield from _run_local(tasks, workers)
+    else:
+        yield from _run_ray(tasks, workers, address)
+
+
+def _run_local(tasks: Sequence[Task], workers: int | None) -> Iterator[tuple[Task, Any]]:
+    import multiprocessing as mp
+
+    cores = os.cpu_count() or 1
+    workers = max(1, min(workers or cores, len(tasks)))
+    threads = max(1, cores // workers)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        pending = {pool.submit(_call, t.fn, t.args, threads): t for t in tasks}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    task = pending.pop(fut)
+                    yield task, fut.result()
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+
+def _run_ray(tasks: Sequence[Task], workers: int | None, address: str | None) -> Iterator[tuple[Task, Any]]:
+    try:
+        import ray
+    except ImportError as exc:
+        raise SpikebridgeConfigError("--executor ray needs Ray: pip install 'spikebridge[ray]'") from exc
+    started_here = not ray.is_initialized()
+    if started_here:
+        kwargs: dict[str, Any] = {"address": address, "log_to_driver": False}
+        if address is None:
+            kwargs.update(num_cpus=workers or os.cpu_count(), include_dashboard=False)
+        ray.init(**kwargs)
+    try:
+        remote = ray.remote(_call)
+        has_gpu = ray.cluster_resources().get("GPU", 0) > 0
+        refs = {
+            remote.options(num_cpus=1, num_gpus=1 if (t.wants_gpu and has_gpu) else 0).remote(
+                t.fn, t.args, 1
+            ): t
+            for t in tasks
+        }
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1)
+            for ref in done:
+                task = refs.pop(ref)
+                yield task, ray.get(ref)
+    finally:
+        if started_here:
+            ray.shutdown()

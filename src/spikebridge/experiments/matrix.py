@@ -1,0 +1,210 @@
+"""The cross-recording generation matrix (the seed paper's Table 2 and Fig. 3) as resumable units of work.
+
+Every source recording x model is fitted once (a ``fit`` cell); every fitted model then predicts
+every target recording's test part from the target's own past (a ``score`` cell). Each cell's
+result is written to the results store in one transaction, so a run killed at any point resumes
+by computing only the cells that are missing, and ends with the same matrix.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spikebridge.errors import SpikebridgeConfigError
+from spikebridge.experiments.executors import Task, run_tasks
+from spikebridge.experiments.prepared import get_prepared, recording_key
+from spikebridge.experiments.store import ResultRow, ResultsStore
+from spikebridge.experiments.zoo import ModelSpec
+from spikebridge.preprocess.prepare import PrepareConfig, load_prepared
+from spikebridge.provenance import config_hash
+
+
+@dataclass(frozen=True)
+class MatrixConfig:
+    """What the matrix covers and how its cells are computed.
+
+    Attributes
+    ----------
+    recordings : tuple of str
+        Catalog names or paths; each is both a source and a target.
+    models : tuple of str
+        Model names (``transformer-dice``, ``transformer-focal``, ``rate``, ...). The ``rate``
+        baseline is always added: its diagonal is every target's own-rate reference.
+    profile, seed, max_epochs
+        Transformer size profile, seed, epoch limit (None: the profile's).
+    n_boot : int
+        Bootstrap resamples per cell (0: point estimates; the matrix summarises over cells).
+    prepare : PrepareConfig
+    """
+
+    recordings: tuple[str, ...]
+    models: tuple[str, ...] = ("transformer-dice", "transformer-focal")
+    profile: str = "quick"
+    seed: int = 0
+    max_epochs: int | None = None
+    n_boot: int = 0
+    prepare: PrepareConfig = field(default_factory=PrepareConfig)
+
+    def __post_init__(self) -> None:
+        if len(self.recordings) < 1:
+            raise SpikebridgeConfigError("the matrix needs at least one recording")
+        if len(set(self.recordings)) != len(self.recordings):
+            raise SpikebridgeConfigError("the matrix's recordings must be distinct")
+        models = tuple(dict.fromkeys((*self.models, "rate")))
+        object.__setattr__(self, "models", models)
+        for m in models:
+            ModelSpec(name=m, profile=self.profile)
+
+    def spec(self, model: str) -> ModelSpec:
+        return ModelSpec(name=model, profile=self.profile, seed=self.seed, max_epochs=self.max_epochs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "recordings": list(self.recordings),
+            "models": list(self.models),
+            "profile": self.profile,
+            "seed": self.seed,
+            "max_epochs": self.max_epochs,
+            "n_boot": self.n_boot,
+            "prepare": self.prepare.to_dict(),
+        }
+
+    @property
+    def run(self) -> str:
+        """Run name in the store: the same configuration always resumes the same run."""
+        return f"matrix-{config_hash(self.to_dict())}"
+
+
+def fit_cell(spec: dict, prep_path: str, model_dir: str) -> dict:
+    """Unit of work: fit one model on one source (runs in a worker)."""
+    from spikebridge.experiments.zoo import fit_model
+
+    return fit_model(ModelSpec(**spec), load_prepared(prep_path), Path(model_dir))
+
+
+def score_cell(model_dir: str, prep_path: str, n_boot: int, seed: int) -> dict:
+    """Unit of work: score one fitted model on one target's test part (runs in a worker)."""
+    from spikebridge.experiments.scoring import score
+    from spikebridge.experiments.zoo import load_predictor
+
+    start = time.perf_counter()
+    predict, payload = load_predictor(Path(model_dir))
+    target = load_prepared(prep_path)
+    result = score(predict, target, n_boot=n_boot, seed=seed)
+    return {
+        "rows": result.to_rows(),
+        "target_hash": target.data_hash(),
+        "source_hash": payload["data_hash"],
+        "seconds": time.perf_counter() - start,
+    }
+
+
+@dataclass
+class MatrixRun:
+    """Driver of one matrix run: plans the cells, runs the missing ones, writes each as it finishes."""
+
+    config: MatrixConfig
+    out_dir: Path
+    data_root: Path | None = None
+    log: Callable[[str], None] = print
+
+    def __post_init__(self) -> None:
+        self.out_dir = Path(self.out_dir)
+        self.store = ResultsStore(self.out_dir / "results.sqlite")
+        self.keys = {r: recording_key(r) for r in self.config.recordings}
+        self.prep_paths: dict[str, str] = {}
+        self.preps: dict[str, Any] = {}
+
+    def prepare_all(self) -> None:
+        for rec in self.config.recordings:
+            prep, path = get_prepared(rec, self.config.prepare, data_root=self.data_root)
+            self.prep_paths[rec], self.preps[rec] = str(path), prep
+
+    def model_dir(self, source: str, model: str) -> Path:
+        return self.out_dir / "models" / self.keys[source] / model
+
+    def fit_tasks(self, done: set[str]) -> list[Task]:
+        tasks = []
+        for src in self.config.recordings:
+            for model in self.config.models:
+                key = f"fit/{self.keys[src]}/{model}"
+                if key not in done:
+                    args = (
+                        self.config.spec(model).to_dict(),
+                        self.prep_paths[src],
+                        str(self.model_dir(src, model)),
+                    )
+                    tasks.append(Task(key, fit_cell, args, wants_gpu=model.startswith("transformer")))
+        return tasks
+
+    def score_tasks(self, done: set[str]) -> list[Task]:
+        tasks = []
+        for src in self.config.recordings:
+            for model in self.config.models:
+                for tgt in self.config.recordings:
+                    key = f"score/{self.keys[src]}/{model}/{self.keys[tgt]}"
+                    if key not in done:
+                        args = (
+                            str(self.model_dir(src, model)),
+                            self.prep_paths[tgt],
+                            self.config.n_boot,
+                            self.config.seed,
+                        )
+                        meta = {"source": self.keys[src], "model": model, "target": self.keys[tgt]}
+                        tasks.append(
+                            Task(key, score_cell, args, wants_gpu=model.startswith("transformer"), meta=meta)
+                        )
+        return tasks
+
+    def execute(
+        self, executor: str = "local", workers: int | None = None, address: str | None = None
+    ) -> dict:
+        """Run every missing cell; returns counts of computed and skipped cells and the wall time."""
+        start = time.perf_counter()
+        self.prepare_all()
+        run = self.config.run
+        self.store.write_cell(run, "config", [], payload=self.config.to_dict())
+        computed = {"fit": 0, "score": 0}
+        skipped = 0
+        for stage, planner in (("fit", self.fit_tasks), ("score", self.score_tasks)):
+            done = self.store.finished_cells(run)
+            tasks = planner(done)
+            total = len(tasks) + sum(1 for k in done if k.startswith(stage + "/"))
+            skipped += total - len(tasks)
+            self.log(f"{stage}: {len(tasks)} cells to compute, {total - len(tasks)} already finished")
+            for i, (task, result) in enumerate(run_tasks(tasks, executor, workers, address), start=1):
+                self._write(run, task, result)
+                computed[stage] += 1
+                self.log(f"  [{i}/{len(tasks)}] {task.key} ({result.get('seconds', 0.0):.1f} s)")
+        seconds = time.perf_counter() - start
+        return {"computed": computed, "skipped": skipped, "seconds": seconds, "run": run}
+
+    def _write(self, run: str, task: Task, result: dict) -> None:
+        if task.key.startswith("fit/"):
+            self.store.write_cell(run, task.key, [], payload=json.loads(json.dumps(result, default=str)))
+            return
+        meta = task.meta
+        config = {"matrix": run, "profile": self.config.profile, "seed": self.config.seed}
+        data_hash = f"{result['source_hash']}:{result['target_hash']}"
+        rows = [
+            ResultRow(
+                meta["model"],
+                meta["source"],
+                meta["target"],
+                r["metric"],
+                r["value"],
+                r.get("ci_low"),
+                r.get("ci_high"),
+                config,
+                data_hash,
+            )  # fmt: skip
+            for r in result["rows"]
+        ]
+        self.store.write_cell(
+            run, task.key, rows, payload={"seconds": result["seconds"]}, seconds=result["seconds"]
+        )

@@ -1,0 +1,90 @@
+"""`spikebridge evaluate`: every model side by side, reproducible, and refusing to score training bins."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from conftest import write_asdf_v5
+from spikebridge.cli.main import main
+from spikebridge.errors import SpikebridgeProtocolError
+from spikebridge.experiments.prepared import get_prepared
+from spikebridge.experiments.scoring import score
+from spikebridge.experiments.store import ResultsStore
+from spikebridge.preprocess import PrepareConfig
+from spikebridge.preprocess.split import SplitPlan
+from spikebridge.simulation import simulate
+
+MODELS = "transformer-dice,transformer-focal,transformer-bce,rate,history,glm"
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    sim = simulate(n_units=10, n_bins=24000, regime="in_vivo", seed=3)
+    units = [np.flatnonzero(sim.spikes[:, u]) + 1 for u in range(10)]
+    return str(write_asdf_v5(tmp_path_factory.mktemp("ev") / "sim.mat", units, n_bins=24000))
+
+
+def run(recording, out, *extra):
+    args = ["evaluate", recording, "--models", MODELS, "--profile", "tiny", "--n-units", "10"]
+    return main([*args, "--n-boot", "20", "--out", str(out), *extra])
+
+
+@pytest.fixture(scope="module")
+def first_run(recording, tmp_path_factory):
+    """One evaluation of every model; its printed table and its output folder."""
+    import contextlib
+    import io
+
+    out_dir = tmp_path_factory.mktemp("first")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert run(recording, out_dir) == 0
+    return buf.getvalue(), out_dir
+
+
+def test_table_has_every_model_and_metric_with_intervals(first_run):
+    out, out_dir = first_run
+    for model in MODELS.split(","):
+        assert f"│ {model}" in out
+    for header in (
+        "pooled ROC-AUC",
+        "per-unit ROC-AUC",
+        "pooled AP",
+        "per-unit AP",
+        "bits/spike",
+        "TPR",
+        "TNR",
+    ):
+        assert header in out
+    assert "wilcoxon signed-rank (paired)" in out and "chance AP (spike probability)" in out
+    rows = ResultsStore(out_dir / "results.sqlite").rows("evaluate")
+    by = {(r["model"], r["metric"]): r for r in rows}
+    assert by[("rate", "roc_auc_unit_mean")]["value"] == pytest.approx(0.5)
+    assert by[("glm", "roc_auc_unit_mean")]["ci_low"] <= by[("glm", "roc_auc_unit_mean")]["value"]
+    assert by[("glm", "roc_auc_unit_mean")]["value"] <= by[("glm", "roc_auc_unit_mean")]["ci_high"]
+    assert all(r["data_hash"] and r["package_version"] == "0.1.0" for r in rows)
+    assert (out_dir / "figures" / "roc_pr_sim__sim.png").stat().st_size > 10_000
+
+
+def test_same_seed_gives_identical_numbers(recording, first_run, tmp_path):
+    assert run(recording, tmp_path / "b", "--recompute") == 0
+    a = ResultsStore(first_run[1] / "results.sqlite").rows("evaluate")
+    b = ResultsStore(tmp_path / "b" / "results.sqlite").rows("evaluate")
+    key = ("model", "metric", "value", "ci_low", "ci_high")
+    assert [tuple(r[k] for k in key) for r in a] == [tuple(r[k] for k in key) for r in b]
+
+
+def test_scoring_training_bins_is_refused(recording):
+    prep, _ = get_prepared(recording, PrepareConfig(n_units=10))
+    leaky_plan = SplitPlan(fit=prep.plan.fit, val=prep.plan.val, test=prep.plan.fit, shortened=False)
+    leaky = replace(prep, test=prep.fit, plan=leaky_plan)
+    rates = prep.train_rates
+
+    def predict(raster):
+        return np.tile(rates, (raster.shape[0] - 1, 1))
+
+    with pytest.raises(SpikebridgeProtocolError, match="overlap"):
+        score(predict, leaky, n_boot=5)
