@@ -22,8 +22,9 @@ def fit_cmd(
     recording: str = typer.Argument(..., help="Catalog name or path of the recording to train on."),
     loss: str = typer.Option("dice", help="dice | focal | bce | wbce"),
     profile: str = typer.Option(
-        "quick", help="quick (CPU, minutes) | paper (1 layer, 32 heads, 5000 tokens)"
+        "quick", help="tiny (seconds) | quick (CPU, minutes) | paper (1 layer, 32 heads, 5000 tokens)"
     ),
+    n_units: int = typer.Option(128, help="Model columns (units)."),
     epochs: int = typer.Option(None, help="Maximum epochs (default: the profile's)."),
     seed: int = typer.Option(0, help="Random seed."),
     out: Path = typer.Option(None, "--out", help="Output folder (default spikebridge-out/models/NAME/...)."),
@@ -35,8 +36,10 @@ def fit_cmd(
 
     if loss not in LOSSES:
         raise SpikebridgeConfigError(f"--loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+    from spikebridge.preprocess import PrepareConfig
+
     spec = ModelSpec(name=f"transformer-{loss}", profile=profile, seed=seed, max_epochs=epochs)
-    prep, _ = get_prepared(recording, data_root=data_root)
+    prep, _ = get_prepared(recording, PrepareConfig(n_units=n_units), data_root=data_root)
     out = out or default_model_dir(recording, spec.name, profile, seed)
     console.print(
         f"[bold]fit[/bold] {spec.name} ({profile}) on {prep.info.name}: {prep.fit.n_bins} train bins, "
@@ -57,6 +60,7 @@ def predict_cmd(
     checkpoint: Path = typer.Argument(..., help="A best.ckpt written by `spikebridge fit`."),
     recording: str = typer.Argument(..., help="Catalog name or path of the recording to predict."),
     out: Path = typer.Option(None, "--out", help="Output .npz (default: beside the checkpoint)."),
+    n_units: int = typer.Option(None, help="Model columns (default: the checkpoint's)."),
     data_root: Path = DATA_ROOT,
 ) -> None:
     """Teacher-forced one-step-ahead spike probabilities for a recording's test part."""
@@ -64,10 +68,12 @@ def predict_cmd(
 
     from spikebridge.atomic import atomic_path
     from spikebridge.experiments.prepared import get_prepared, recording_key
+    from spikebridge.preprocess import PrepareConfig
     from spikebridge.training.predict import load_model, predict_proba
 
     model = load_model(checkpoint)
-    prep, _ = get_prepared(recording, data_root=data_root)
+    columns = n_units or model.config.n_units
+    prep, _ = get_prepared(recording, PrepareConfig(n_units=columns), data_root=data_root)
     probs = predict_proba(model, prep.test.data, progress=True)
     out = out or checkpoint.parent / f"predict-{recording_key(recording)}.npz"
     with atomic_path(out, suffix=".npz") as tmp, open(tmp, "wb") as fh:

@@ -84,6 +84,23 @@ def _cached_fit(spec: ModelSpec, prep: PreparedRecording, model_dir: Path, recom
     return fit_model(spec, prep, model_dir, progress=False)
 
 
+def significance_tests(results: dict, unit_mask: np.ndarray) -> list[dict]:
+    """Per-unit ROC-AUC of every model against chance, and of every transformer against every baseline.
+
+    Wilcoxon signed-rank tests paired over the real units (one-sided: model greater).
+    """
+    from spikebridge.evaluation.stats import versus_baseline, versus_chance
+
+    auc = {m: np.asarray(r.per_unit["roc_auc"], dtype=float)[unit_mask] for m, r in results.items()}
+    tests = [{"model": m, "against": "chance", **versus_chance(a).to_dict()} for m, a in auc.items()]
+    for model in (m for m in auc if m.startswith("transformer")):
+        for base in (b for b in auc if not b.startswith("transformer")):
+            tests.append(
+                {"model": model, "against": base, **versus_baseline(auc[model], auc[base]).to_dict()}
+            )
+    return tests
+
+
 def run_evaluation(
     cfg: EvaluateConfig,
     out_dir: Path,
@@ -92,8 +109,6 @@ def run_evaluation(
     log: Callable[[str], None] = print,
 ) -> EvaluationReport:
     """Fit (or reuse) every model on the source, score each on the target's test part, store the rows."""
-    from spikebridge.evaluation.stats import versus_baseline, versus_chance
-
     out_dir = Path(out_dir)
     source, _ = get_prepared(cfg.source, cfg.prepare, data_root=data_root)
     target = (
@@ -121,15 +136,6 @@ def run_evaluation(
         )
         cell = f"evaluate/{skey}/{tkey}/{model}/{cfg.profile}/s{cfg.seed}/b{cfg.n_boot}"
         store.write_cell("evaluate", cell, rows, payload={"per_unit": results[model].to_dict()["per_unit"]})
-    tests = []
-    mask = target.unit_mask
-    for model, res in results.items():
-        auc = np.asarray(res.per_unit["roc_auc"], dtype=float)
-        tests.append({"model": model, "against": "chance", **versus_chance(auc[mask]).to_dict()})
-        if model != "rate" and "rate" in results:
-            ref = np.asarray(results["rate"].per_unit["roc_auc"], dtype=float)
-            tests.append(
-                {"model": model, "against": "rate", **versus_baseline(auc[mask], ref[mask]).to_dict()}
-            )
-    chance = float(target.test.data[1:, mask].mean())
+    tests = significance_tests(results, target.unit_mask)
+    chance = float(target.test.data[1:, target.unit_mask].mean())
     return EvaluationReport(skey, tkey, results, tests, chance, cfg.to_dict(), fit_seconds)

@@ -69,11 +69,25 @@ def train_config(spec: ModelSpec):
             window=64, batch_size=16, windows_per_epoch=64, max_epochs=2, patience=2, lr=3e-3, val_windows=8
         )
     else:
-        base = dict(window=256, batch_size=32, windows_per_epoch=512, max_epochs=12, patience=3, lr=2e-3)
+        base = dict(
+            window=256,
+            batch_size=32,
+            windows_per_epoch=512,
+            max_epochs=20,
+            patience=5,
+            lr=5e-3,
+            val_windows=100,
+        )
     if spec.max_epochs is not None:
         base["max_epochs"] = spec.max_epochs
     loss_kwargs = {"pos_weight": None} if spec.loss == "wbce" else {}
-    return TrainConfig(loss=spec.loss, loss_kwargs=loss_kwargs, seed=spec.seed, **base)
+    # Probabilistic losses start from the per-unit rate model (output bias = logit of the training
+    # rate). Dice does not: its optimum is not the spike probability, and a start at logit(rate) sits
+    # where its gradient is nearly flat (measured on the slice: worse per-unit ROC-AUC).
+    init_bias = spec.loss != "dice"
+    return TrainConfig(
+        loss=spec.loss, loss_kwargs=loss_kwargs, seed=spec.seed, init_bias_from_rates=init_bias, **base
+    )
 
 
 def model_config(spec: ModelSpec, n_units: int):

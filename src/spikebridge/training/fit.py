@@ -5,9 +5,9 @@ per-epoch CSV metrics, early stopping and the best checkpoint chosen on validati
 from __future__ import annotations
 
 import csv
+import logging
 import math
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -18,6 +18,7 @@ import numpy as np
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 from torch.utils.data import DataLoader
 
+from spikebridge.atomic import atomic_path
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError, SpikebridgeError
 from spikebridge.models.spike_transformer import SpikeTransformerConfig
 from spikebridge.training.checkpoint import save_checkpoint
@@ -25,6 +26,11 @@ from spikebridge.training.data import FixedWindows, RandomWindows, check_raster
 from spikebridge.training.losses import get_loss
 from spikebridge.training.module import SpikeTransformerModule
 
+# Lightning's start-up banner (accelerator lines, tips) adds nothing to our own summary.
+for _name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+SELECT_ON = ("val_loss", "val_auc", "val_auc_unit_mean")
 CSV_COLUMNS = ("epoch", "train_loss", "val_loss", "val_auc", "val_auc_unit_mean", "n_units_scored",
                "n_units_skipped")  # fmt: skip
 
@@ -54,6 +60,10 @@ class TrainConfig:
     precision : {"32", "16-mixed", "bf16-mixed"}
     val_windows : int
         Fixed, non-overlapping validation windows (evenly spread over the validation raster).
+    init_bias_from_rates : bool
+        Start each unit's output bias at the logit of its training spike probability.
+    select_on : {"val_loss", "val_auc", "val_auc_unit_mean"}
+        Validation quantity that picks the best epoch and drives early stopping (validation only).
     """
 
     loss: str = "dice"
@@ -69,8 +79,12 @@ class TrainConfig:
     accelerator: str = "auto"
     precision: str = "32"
     val_windows: int = 32
+    init_bias_from_rates: bool = True
+    select_on: str = "val_loss"
 
     def __post_init__(self) -> None:
+        if self.select_on not in SELECT_ON:
+            raise SpikebridgeConfigError(f"select_on must be one of {SELECT_ON}, got {self.select_on!r}")
         get_loss(self.loss, **self.loss_kwargs)  # validates name and arguments
         for name in ("batch_size", "window", "windows_per_epoch", "max_epochs", "patience", "val_windows"):
             value = getattr(self, name)
@@ -127,26 +141,28 @@ class FitResult:
 
 def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
     """Rewrite the metrics CSV atomically."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, suffix=".tmp") as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 class _RecordBest(Callback):
     """After each validation: append the metrics row, rewrite the CSV, save the checkpoint if best."""
 
-    def __init__(self, out_dir: Path, model_config: dict, train_config: dict, data_hash: str) -> None:
+    def __init__(
+        self,
+        out_dir: Path,
+        model_config: dict,
+        train_config: dict,
+        data_hash: str,
+        select_on: str = "val_loss",
+    ) -> None:
         self.out_dir, self.model_config, self.train_config = out_dir, model_config, train_config
-        self.data_hash = data_hash
+        self.data_hash, self.select_on = data_hash, select_on
+        self.sign = 1.0 if select_on == "val_loss" else -1.0  # minimise the loss, maximise an AUC
         self.history: list[dict[str, float]] = []
-        self.best_loss, self.best_epoch = math.inf, -1
+        self.best_loss, self.best_epoch, self.best_score = math.inf, -1, math.inf
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: SpikeTransformerModule) -> None:
         if trainer.sanity_checking or not pl_module.epoch_metrics:
@@ -156,8 +172,9 @@ class _RecordBest(Callback):
         _write_csv(self.out_dir / "metrics.csv", self.history)
         if not math.isfinite(row["val_loss"]):
             raise SpikebridgeError(f"validation loss became {row['val_loss']} at epoch {row['epoch']}")
-        if row["val_loss"] < self.best_loss:
-            self.best_loss, self.best_epoch = row["val_loss"], int(row["epoch"])
+        score = self.sign * row[self.select_on]
+        if math.isfinite(score) and score < self.best_score:
+            self.best_score, self.best_loss, self.best_epoch = score, row["val_loss"], int(row["epoch"])
             save_checkpoint(self.out_dir / "best.ckpt", pl_module.model, self.model_config, self.train_config,
                             self.data_hash, extra={"epoch": self.best_epoch, "val_loss": self.best_loss})  # fmt: skip
 
@@ -170,6 +187,19 @@ def _resolve_loss_kwargs(cfg: TrainConfig, train: np.ndarray, unit_mask: np.ndar
         n_all = train.shape[0] * int(unit_mask.sum())
         kwargs["pos_weight"] = (n_all - n_pos) / n_pos if n_pos else 1.0
     return kwargs
+
+
+def init_output_bias(model, train: np.ndarray, floor: float = 1e-4) -> None:
+    """Start every unit's output at its training spike probability: bias = logit(rate).
+
+    The network then begins as the per-unit rate model and spends its training on the
+    structure in time instead of on learning 128 firing rates.
+    """
+    import torch
+
+    rates = np.clip(train.mean(axis=0), floor, 1 - floor)  # (N,)
+    with torch.no_grad():
+        model.head.bias.copy_(torch.as_tensor(np.log(rates / (1 - rates)), dtype=model.head.bias.dtype))
 
 
 def fit_transformer(
@@ -224,16 +254,18 @@ def fit_transformer(
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     loss_kwargs = _resolve_loss_kwargs(cfg, train, unit_mask)
     module = SpikeTransformerModule(model_config, cfg.loss, loss_kwargs, cfg.lr, cfg.weight_decay, unit_mask)
+    if cfg.init_bias_from_rates:
+        init_output_bias(module.model, train)
     train_loader = DataLoader(
         RandomWindows(train, cfg.window, cfg.windows_per_epoch, cfg.seed), cfg.batch_size
     )
     val_loader = DataLoader(FixedWindows(val, cfg.window, cfg.val_windows), cfg.batch_size)
     recorder = _RecordBest(
-        out, model_config.to_dict(), {**cfg.to_dict(), "loss_kwargs": loss_kwargs}, data_hash
+        out, model_config.to_dict(), {**cfg.to_dict(), "loss_kwargs": loss_kwargs}, data_hash, cfg.select_on
     )
     trainer = L.Trainer(
         accelerator=cfg.accelerator, devices=1, precision=cfg.precision, max_epochs=cfg.max_epochs,
-        callbacks=[recorder, EarlyStopping("val_loss", patience=cfg.patience, mode="min")],
+        callbacks=[recorder, EarlyStopping(cfg.select_on, patience=cfg.patience, mode="min" if cfg.select_on == "val_loss" else "max")],
         logger=False, enable_checkpointing=False, enable_progress_bar=progress, enable_model_summary=False,
         num_sanity_val_steps=0, log_every_n_steps=1, default_root_dir=str(out), deterministic=False,
     )  # fmt: skip

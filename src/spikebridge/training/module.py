@@ -114,6 +114,7 @@ class SpikeTransformerModule(L.LightningModule):
                               **metrics}  # fmt: skip
         self.log("val_loss", val_loss, prog_bar=True)
         self.log("val_auc", metrics["val_auc"], prog_bar=True)
+        self.log("val_auc_unit_mean", metrics["val_auc_unit_mean"], prog_bar=True)
         self._reset_validation()
         self._train_sum, self._train_count = 0.0, 0
 
