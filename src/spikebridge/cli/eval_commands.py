@@ -9,25 +9,8 @@ import typer
 from rich.table import Table
 
 from spikebridge.cli._console import console
-
-COLUMNS = (
-    ("roc_auc_pooled", "pooled ROC-AUC"),
-    ("roc_auc_unit_mean", "per-unit ROC-AUC"),
-    ("ap_pooled", "pooled AP"),
-    ("ap_unit_mean", "per-unit AP"),
-    ("bits_per_spike_pooled", "bits/spike"),
-    ("tpr", "TPR"),
-    ("tnr", "TNR"),
-)
-
-
-def _cell(res, name: str) -> str:
-    m = res.metric(name)
-    if m.value is None or m.value != m.value:
-        return "-"
-    if m.ci_low is None or m.ci_low != m.ci_low:
-        return f"{m.value:.3f}"
-    return f"{m.value:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}]"
+from spikebridge.report.html import EVAL_COLUMNS as COLUMNS
+from spikebridge.report.html import format_metric
 
 
 def print_report(report) -> None:
@@ -43,7 +26,7 @@ def print_report(report) -> None:
     for _, label in COLUMNS:
         table.add_column(label, justify="right")
     for model, res in report.results.items():
-        table.add_row(model, *(_cell(res, key) for key, _ in COLUMNS))
+        table.add_row(model, *(format_metric(res, key) for key, _ in COLUMNS))
     console.print(table)
     tests = Table(title="significance of per-unit ROC-AUC (units paired)")
     for col in ("model", "against", "test", "n", "statistic", "p", "median effect"):

@@ -27,18 +27,28 @@ def fit_cmd(
     n_units: int = typer.Option(128, help="Model columns (units)."),
     epochs: int = typer.Option(None, help="Maximum epochs (default: the profile's)."),
     seed: int = typer.Option(0, help="Random seed."),
+    accelerator: str = typer.Option("auto", help="auto | cpu | gpu"),
+    precision: str = typer.Option("32", help="32 | 16-mixed | bf16-mixed"),
     out: Path = typer.Option(None, "--out", help="Output folder (default spikebridge-out/models/NAME/...)."),
     data_root: Path = DATA_ROOT,
 ) -> None:
     """Train the spike transformer on a recording's train part; choose the best epoch on validation."""
     from spikebridge.experiments.prepared import get_prepared
-    from spikebridge.experiments.zoo import LOSSES, ModelSpec, fit_model
+    from spikebridge.experiments.zoo import LOSSES, ModelSpec, fit_model, train_config
 
     if loss not in LOSSES:
         raise SpikebridgeConfigError(f"--loss must be one of {', '.join(LOSSES)}, got {loss!r}")
     from spikebridge.preprocess import PrepareConfig
 
-    spec = ModelSpec(name=f"transformer-{loss}", profile=profile, seed=seed, max_epochs=epochs)
+    spec = ModelSpec(
+        name=f"transformer-{loss}",
+        profile=profile,
+        seed=seed,
+        max_epochs=epochs,
+        accelerator=accelerator,
+        precision=precision,
+    )
+    train_config(spec)  # validates accelerator and precision before any data is read
     prep, _ = get_prepared(recording, PrepareConfig(n_units=n_units), data_root=data_root)
     out = out or default_model_dir(recording, spec.name, profile, seed)
     console.print(

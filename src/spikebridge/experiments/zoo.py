@@ -35,6 +35,8 @@ class ModelSpec:
     profile: str = "quick"
     seed: int = 0
     max_epochs: int | None = None
+    accelerator: str = "auto"
+    precision: str = "32"
 
     def __post_init__(self) -> None:
         if self.name not in model_names():
@@ -51,7 +53,14 @@ class ModelSpec:
         return self.name.split("-", 1)[1]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "profile": self.profile, "seed": self.seed, "max_epochs": self.max_epochs}
+        return {
+            "name": self.name,
+            "profile": self.profile,
+            "seed": self.seed,
+            "max_epochs": self.max_epochs,
+            "accelerator": self.accelerator,
+            "precision": self.precision,
+        }
 
 
 def model_names() -> tuple[str, ...]:

@@ -35,7 +35,8 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _metric_text(res, name: str) -> str:
+def format_metric(res, name: str) -> str:
+    """``value [low, high]`` of one metric of an EvaluationResult (``-`` when undefined)."""
     m = res.metric(name)
     if m.value is None or m.value != m.value:
         return "-"
@@ -62,7 +63,7 @@ def verdict(report) -> str:
 
 
 def evaluation_section(report, figure: str | None) -> str:
-    rows = [[m, *(_metric_text(r, k) for k, _ in EVAL_COLUMNS)] for m, r in report.results.items()]
+    rows = [[m, *(format_metric(r, k) for k, _ in EVAL_COLUMNS)] for m, r in report.results.items()]
     tests = [
         [t["model"], t["against"], t["test"], t["n"], "-" if t.get("p_value") is None else f"{t['p_value']:.2g}",
          "-" if t.get("effect") is None else f"{t['effect']:+.4f}"]
