@@ -42,14 +42,14 @@ class MatrixSummary:
     values : dict
         ``(model, metric) -> ndarray (n, n)``, NaN where a cell has no value.
     training : dict
-        ``model -> ndarray (n,)``: validation ROC-AUC of each source's model at its best epoch
-        (the paper's "training" bar; NaN for baselines).
+        ``(model, metric) -> ndarray (n,)``: the validation value of each source's model at its best
+        epoch (the paper's "training" bar), for the ROC-AUC metrics that training tracks.
     """
 
     names: list[str]
     preparations: list[str]
     values: dict[tuple[str, str], np.ndarray]
-    training: dict[str, np.ndarray]
+    training: dict[tuple[str, str], np.ndarray]
 
     @property
     def models(self) -> list[str]:
@@ -81,7 +81,10 @@ class MatrixSummary:
     def table2(self, model: str, metric: str, values: np.ndarray | None = None) -> list[GroupStat]:
         """Mean +/- SD of the metric per group of cells (the paper's Table 2 layout)."""
         mat = self.matrix(model, metric) if values is None else values
-        rows = [_stat("training", self.training.get(model, np.full(len(self.names), np.nan)))]
+        missing = np.full(len(self.names), np.nan)
+        rows = [
+            _stat("training", missing if values is not None else self.training.get((model, metric), missing))
+        ]
         for group, mask in self.group_masks().items():
             rows.append(_stat(group, mat[mask]))
         return rows
@@ -123,15 +126,19 @@ def summarize_matrix(store, run: str, names: list[str], preparations: list[str])
         mat = values.setdefault(key, np.full((len(names), len(names)), np.nan))
         if row["source"] in index and row["target"] in index and row["value"] is not None:
             mat[index[row["source"]], index[row["target"]]] = row["value"]
-    training: dict[str, np.ndarray] = {}
+    training: dict[tuple[str, str], np.ndarray] = {}
+    tracked = {"roc_auc_pooled": "val_auc", "roc_auc_unit_mean": "val_auc_unit_mean"}
     for model in {m for m, _ in values}:
-        vec = np.full(len(names), np.nan)
+        vecs = {metric: np.full(len(names), np.nan) for metric in tracked}
         for name, i in index.items():
             payload = store.cell_payload(run, f"fit/{name}/{model}") or {}
-            hist = payload.get("fit", {}).get("history") or []
-            best = payload.get("fit", {}).get("best_epoch")
-            row = next((h for h in hist if int(h.get("epoch", -1)) == best), None)
-            if row is not None:
-                vec[i] = row.get("val_auc", np.nan)
-        training[model] = vec
+            fit = payload.get("fit", {})
+            row = next(
+                (h for h in fit.get("history") or [] if int(h.get("epoch", -1)) == fit.get("best_epoch")),
+                None,
+            )
+            for metric, column in tracked.items():
+                if row is not None and row.get(column) is not None:
+                    vecs[metric][i] = row[column]
+        training.update({(model, metric): vec for metric, vec in vecs.items()})
     return MatrixSummary(names, preparations, values, training)
