@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import write_asdf_v5
 
+from conftest import write_asdf_v5
 from spikebridge.cli.main import main
 from spikebridge.simulation import simulate
 
@@ -23,7 +23,10 @@ def recording(tmp_path_factory):
 
 def test_fit_then_predict(recording, tmp_path, capsys):
     out = tmp_path / "model"
-    assert main(["fit", recording, "--profile", "tiny", "--n-units", "8", "--loss", "focal", "--out", str(out)]) == 0
+    assert (
+        main(["fit", recording, "--profile", "tiny", "--n-units", "8", "--loss", "focal", "--out", str(out)])
+        == 0
+    )
     text = capsys.readouterr().out
     assert "per-unit ROC-AUC" in text and "best epoch" in text
     rows = list(csv.DictReader(open(out / "metrics.csv")))
@@ -31,15 +34,29 @@ def test_fit_then_predict(recording, tmp_path, capsys):
     assert {"train_loss", "val_loss", "val_auc", "val_auc_unit_mean"} <= set(rows[0])
     assert main(["predict", str(out / "best.ckpt"), recording, "--out", str(tmp_path / "p.npz")]) == 0
     with np.load(tmp_path / "p.npz") as z:
-        assert z["probs"].shape == z["targets"].shape == (6666, 8)  # 20 s split 2:1, first test bin is context
+        assert (
+            z["probs"].shape == z["targets"].shape == (6666, 8)
+        )  # 20 s split 2:1, first test bin is context
         assert np.all((z["probs"] >= 0) & (z["probs"] <= 1))
 
 
 def test_predict_with_other_unit_count_is_refused(recording, tmp_path):
     out = tmp_path / "model"
-    assert main(["fit", recording, "--profile", "tiny", "--n-units", "8", "--epochs", "1", "--out", str(out)]) == 0
+    assert (
+        main(["fit", recording, "--profile", "tiny", "--n-units", "8", "--epochs", "1", "--out", str(out)])
+        == 0
+    )
     res = subprocess.run(
-        [sys.executable, "-m", "spikebridge.cli.main", "predict", str(out / "best.ckpt"), recording, "--n-units", "6"],
+        [
+            sys.executable,
+            "-m",
+            "spikebridge.cli.main",
+            "predict",
+            str(out / "best.ckpt"),
+            recording,
+            "--n-units",
+            "6",
+        ],
         capture_output=True,
         text=True,
     )
