@@ -46,7 +46,11 @@ def format_metric(res, name: str) -> str:
 
 
 def verdict(report) -> str:
-    """Plain-language comparison of the best transformer with the strongest baseline (per-unit ROC-AUC)."""
+    """Plain-language comparison of the best transformer with the strongest baseline (per-unit ROC-AUC).
+
+    "beats" needs a positive difference and a paired Wilcoxon p below 0.05; otherwise the two are
+    called level, or the transformer is said to lose.
+    """
     per_unit = {m: r.metric("roc_auc_unit_mean").value for m, r in report.results.items()}
     transformers = {m: v for m, v in per_unit.items() if m.startswith("transformer")}
     baselines = {m: v for m, v in per_unit.items() if not m.startswith("transformer")}
@@ -55,10 +59,18 @@ def verdict(report) -> str:
     best_t = max(transformers, key=transformers.get)
     best_b = max(baselines, key=baselines.get)
     diff = transformers[best_t] - baselines[best_b]
-    word = "beats" if diff > 0 else "does not beat"
+    test = next((t for t in report.tests if t["model"] == best_t and t["against"] == best_b), {})
+    p = test.get("p_value")
+    if diff > 0 and p is not None and p < 0.05:
+        word = "beats"
+    elif diff > 0:
+        word = "is level with (not significant)"
+    else:
+        word = "does not beat"
+    p_text = "" if p is None else f", paired Wilcoxon over units p = {p:.2g}"
     return (
         f"On {report.target}, the best transformer ({best_t}, per-unit ROC-AUC {transformers[best_t]:.3f}) "
-        f"{word} the strongest baseline ({best_b}, {baselines[best_b]:.3f}); difference {diff:+.3f}."
+        f"{word} the strongest baseline ({best_b}, {baselines[best_b]:.3f}); difference {diff:+.3f}{p_text}."
     )
 
 
