@@ -54,66 +54,90 @@ def _datasets_section(root: Path) -> tuple[str, list[dict]]:
 def study_cmd(
     data_root: Path = typer.Option(None, "--data-root", help="Folder holding the recordings."),
     out: Path = typer.Option(Path("spikebridge-out/study"), "--out", help="Output folder of the study."),
-    profile: str = typer.Option("quick", help="Transformer profile: quick (CPU) | paper (GPU)."),
+    evaluate: list[str] = typer.Option(
+        None,
+        "--evaluate",
+        help="Recording to evaluate (repeatable; default: the slice and the in vivo session).",
+    ),
+    matrix: list[str] = typer.Option(
+        None, "--matrix", help="Recording of the matrix (repeatable; default: every shipped spike recording)."
+    ),
+    profile: str = typer.Option("quick", help="Transformer profile: tiny | quick (CPU) | paper (GPU)."),
+    n_units: int = typer.Option(128, help="Model columns."),
     n_boot: int = typer.Option(200, help="Bootstrap resamples of the evaluation tables."),
     executor: str = typer.Option("local", help="Matrix executor: local | ray | inline."),
     address: str = typer.Option(None, help="Ray cluster address."),
     skip_matrix: bool = typer.Option(False, help="Only the datasets and the evaluation tables."),
 ) -> None:
     """Datasets, side-by-side evaluation (slice and in vivo), the cross-recording matrix, one HTML report."""
-    import matplotlib.pyplot as plt
-
     from spikebridge.atomic import write_text_atomic
-    from spikebridge.cli.eval_commands import print_report
-    from spikebridge.experiments.evaluate import EvaluateConfig, run_evaluation
-    from spikebridge.experiments.matrix import MatrixConfig, MatrixRun
-    from spikebridge.report.html import evaluation_section, relative, render
-    from spikebridge.report.matrix import build_matrix_outputs
-    from spikebridge.viz.evaluation import plot_roc_pr
+    from spikebridge.preprocess import PrepareConfig
+    from spikebridge.report.html import render
 
     start = time.perf_counter()
     root = resolve_data_root(data_root)
     out.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]study[/bold] on {root} -> {out}")
-    sections = []
     table_html, records = _datasets_section(root)
-    sections.append(("Recordings", table_html))
-    eval_parts = []
-    for name in EVALUATED:
-        if not load_catalog()[name].present(root):
-            continue
-        console.print(f"[bold]evaluate[/bold] {name}")
-        report = run_evaluation(
-            EvaluateConfig(source=name, profile=profile, n_boot=n_boot),
-            out / "evaluate",
-            root,
-            log=console.print,
-        )
-        print_report(report)
-        fig = plot_roc_pr(report.results, chance=report.chance, title=name)
-        fig_path = out / "figures" / f"roc_pr_{name}.png"
-        fig_path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(fig_path, dpi=120)
-        plt.close(fig)
-        write_text_atomic(out / f"evaluate_{name}.json", json.dumps(report.to_dict(), indent=1, default=str))
-        eval_parts.append(evaluation_section(report, relative(fig_path, out)))
-    sections.append(
-        ("Prediction of held-out test bins: models and baselines side by side", "\n".join(eval_parts))
-    )
+    sections = [("Recordings", table_html)]
+    prep_cfg = PrepareConfig(n_units=n_units)
+    names = evaluate or [n for n in EVALUATED if load_catalog()[n].present(root)]
+    body = _evaluation_html(names, root, out, profile, n_boot, prep_cfg)
+    sections.append(("Prediction of held-out test bins: models and baselines side by side", body))
     if not skip_matrix:
-        names = [n for n, e in load_catalog().items() if e.kind == "spikes" and e.present(root)]
-        run = MatrixRun(
-            MatrixConfig(recordings=tuple(names), profile=profile), out / "matrix", root, log=console.print
+        recs = matrix or [n for n, e in load_catalog().items() if e.kind == "spikes" and e.present(root)]
+        sections.append(
+            (
+                "Cross-recording generation matrix",
+                _matrix_section(recs, root, out, profile, prep_cfg, executor, address),
+            )
         )
-        stats = run.execute(executor=executor, address=address)
-        outputs = build_matrix_outputs(run, stats)
-        sections.append(("Cross-recording generation matrix", _matrix_html(outputs, stats, out)))
     minutes = (time.perf_counter() - start) / 60
     sections.append(("Run", f"<p>Whole study: {minutes:.1f} min on this machine.</p>"))
     report_path = out / "report.html"
     write_text_atomic(report_path, render("spikebridge study report", sections))
     write_text_atomic(out / "datasets.json", json.dumps(records, indent=1, default=str))
     console.print(f"report: {report_path} ({minutes:.1f} min)")
+
+
+def _evaluation_html(names, root: Path, out: Path, profile: str, n_boot: int, prep_cfg) -> str:
+    """Evaluate every model on each recording; print the tables; return the report's HTML."""
+    import matplotlib.pyplot as plt
+
+    from spikebridge.atomic import write_text_atomic
+    from spikebridge.cli.eval_commands import print_report
+    from spikebridge.experiments.evaluate import EvaluateConfig, run_evaluation
+    from spikebridge.report.html import evaluation_section, relative
+    from spikebridge.viz.evaluation import plot_roc_pr
+
+    parts = []
+    for name in names:
+        console.print(f"[bold]evaluate[/bold] {name}")
+        cfg = EvaluateConfig(source=name, profile=profile, n_boot=n_boot, prepare=prep_cfg)
+        report = run_evaluation(cfg, out / "evaluate", root, log=console.print)
+        print_report(report)
+        fig = plot_roc_pr(report.results, chance=report.chance, title=report.source)
+        fig_path = out / "figures" / f"roc_pr_{report.source}.png"
+        fig_path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(fig_path, dpi=120)
+        plt.close(fig)
+        write_text_atomic(
+            out / f"evaluate_{report.source}.json", json.dumps(report.to_dict(), indent=1, default=str)
+        )
+        parts.append(evaluation_section(report, relative(fig_path, out)))
+    return "\n".join(parts)
+
+
+def _matrix_section(
+    recs, root: Path, out: Path, profile: str, prep_cfg, executor: str, address: str | None
+) -> str:
+    from spikebridge.experiments.matrix import MatrixConfig, MatrixRun
+    from spikebridge.report.matrix import build_matrix_outputs
+
+    config = MatrixConfig(recordings=tuple(recs), profile=profile, prepare=prep_cfg)
+    run = MatrixRun(config, out / "matrix", root, log=console.print)
+    stats = run.execute(executor=executor, address=address)
+    return _matrix_html(build_matrix_outputs(run, stats), stats, out)
 
 
 def _matrix_html(outputs: dict, stats: dict, out: Path) -> str:
