@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import write_asdf_v5
 
+from conftest import write_asdf_v5
 from spikebridge.cli.main import main
 from spikebridge.simulation import simulate
 
