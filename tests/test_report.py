@@ -21,7 +21,8 @@ def _report(t_value, b_value, p):
 
 def test_verdict_words():
     assert "beats the strongest baseline (glm, 0.520)" in verdict(_report(0.53, 0.52, 0.001))
-    assert "is level with (not significant)" in verdict(_report(0.53, 0.52, 0.2))
+    assert "is level with the strongest baseline" in verdict(_report(0.53, 0.52, 0.2))
+    assert verdict(_report(0.53, 0.52, 0.2)).endswith("p = 0.2, not significant.")
     assert "does not beat" in verdict(_report(0.51, 0.52, 0.9))
     assert "p = 0.001" in verdict(_report(0.53, 0.52, 0.001))
 

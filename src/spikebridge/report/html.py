@@ -64,10 +64,12 @@ def verdict(report) -> str:
     if diff > 0 and p is not None and p < 0.05:
         word = "beats"
     elif diff > 0:
-        word = "is level with (not significant)"
+        word = "is level with"
     else:
         word = "does not beat"
     p_text = "" if p is None else f", paired Wilcoxon over units p = {p:.2g}"
+    if word == "is level with":
+        p_text += ", not significant"
     return (
         f"On {report.target}, the best transformer ({best_t}, per-unit ROC-AUC {transformers[best_t]:.3f}) "
         f"{word} the strongest baseline ({best_b}, {baselines[best_b]:.3f}); difference {diff:+.3f}{p_text}."
