@@ -93,10 +93,7 @@ class MatrixSummary:
         """Sources ranked by their mean metric over the other recordings (best seed first)."""
         mat = self.matrix(model, metric)
         off = ~np.eye(len(self.names), dtype=bool)
-        scores = [
-            float(np.nanmean(mat[i][off[i]])) if off[i].any() else float("nan")
-            for i in range(len(self.names))
-        ]
+        scores = [_finite_mean(mat[i][off[i]]) for i in range(len(self.names))]
         order = sorted(range(len(scores)), key=lambda i: -np.nan_to_num(scores[i], nan=-np.inf))
         return [(self.names[i], scores[i]) for i in order]
 
