@@ -79,8 +79,12 @@ def _run_local(tasks: Sequence[Task], workers: int | None) -> Iterator[tuple[Tas
     import multiprocessing as mp
 
     cores = os.cpu_count() or 1
-    workers = max(1, min(workers or cores, len(tasks)))
-    threads = max(1, cores // workers)
+    requested = max(1, workers or cores)
+    # Threads per task follow the requested pool size, not the number of tasks left: a resumed run
+    # with fewer cells must compute each cell exactly as the first run did (thread count changes
+    # floating-point reduction order, and so the trained weights).
+    threads = max(1, cores // requested)
+    workers = min(requested, len(tasks))
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
         pending = {pool.submit(_call, t.fn, t.args, threads): t for t in tasks}
         try:
