@@ -51,6 +51,10 @@ class RecordingInfo:
                 f"got {self.preparation!r}"
             )
 
+    def with_extra(self, **extra: Any) -> RecordingInfo:
+        """A copy whose ``extra`` also holds ``extra`` (new keys win)."""
+        return replace(self, extra={**self.extra, **extra})
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -86,8 +86,7 @@ def read_asdf(
         _warn_if_samples(path, raw, n_ticks)
         times, duration = [(r - 0.5) * bs for r in raw], n_ticks * bs
         unit_desc = {"time_unit": "bins", "bin_size_s": bs}
-    meta = info or RecordingInfo(name=name or path.stem, source=str(path))
-    meta = RecordingInfo(**{**meta.to_dict(), "extra": {**meta.extra, **unit_desc}})
+    meta = (info or RecordingInfo(name=name or path.stem, source=str(path))).with_extra(**unit_desc)
     return SpikeTrains(times=tuple(times), duration=duration, info=meta)
 
 

@@ -84,8 +84,7 @@ def read_mea_h5(
         last = float(spikes.max()) if spikes.size and np.all(np.isfinite(spikes)) else 0.0
         duration = stored if stored is not None and stored > last else float(np.floor(last) + 1.0)
     base = info or RecordingInfo(name=name or path.stem, source=str(path))
-    extra = {**base.extra, **{f"meta_{k}": v for k, v in meta.items()}}
-    base = RecordingInfo(**{**base.to_dict(), "extra": extra})
+    base = base.with_extra(**{f"meta_{k}": v for k, v in meta.items()})
     return SpikeTrains(times=times, duration=duration, info=base, unit_meta=unit_meta)
 
 

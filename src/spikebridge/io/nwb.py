@@ -20,14 +20,10 @@ import numpy as np
 
 from spikebridge.data.types import RecordingInfo, SpikeTrains, Traces
 from spikebridge.errors import SpikebridgeDataError, SpikebridgeError
+from spikebridge.io._files import short_error
 
 _RAGGED_OR_LINKED = ("spike_times", "obs_intervals", "electrodes", "electrode_group", "waveforms")
 _PREP_WORDS = {"in_vitro": re.compile(r"\bin[ _-]?vitro\b"), "in_vivo": re.compile(r"\bin[ _-]?vivo\b")}
-
-
-def _short(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
 
 
 @contextmanager
@@ -40,13 +36,13 @@ def _open_nwb(path: Path) -> Iterator[Any]:
     try:
         nwb_io = NWBHDF5IO(str(path), mode="r", load_namespaces=True)
     except Exception as exc:  # h5py / hdmf raise many types for files that are not NWB
-        raise SpikebridgeDataError(f"{path}: not a readable NWB file ({_short(exc)})") from exc
+        raise SpikebridgeDataError(f"{path}: not a readable NWB file ({short_error(exc)})") from exc
     try:
         yield nwb_io.read()
     except SpikebridgeError:
         raise
     except Exception as exc:
-        raise SpikebridgeDataError(f"{path}: not a readable NWB file ({_short(exc)})") from exc
+        raise SpikebridgeDataError(f"{path}: not a readable NWB file ({short_error(exc)})") from exc
     finally:
         nwb_io.close()
 
@@ -287,5 +283,5 @@ def read_nwb_ophys(
         rate = float(frame_rate) if frame_rate is not None else _series_rate(chosen, values.shape[0], path)
         roi_ids, is_cell = _roi_labels(chosen, values.shape[1], path)
         info = _file_info(nwbfile, path, name, info)
-    info = replace(info, extra={**info.extra, "series": key})
+    info = info.with_extra(series=key)
     return Traces(values=values, frame_rate=rate, info=info, roi_ids=roi_ids, is_cell=is_cell, kind=kind)

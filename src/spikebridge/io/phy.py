@@ -20,7 +20,7 @@ import numpy as np
 
 from spikebridge.data.types import RecordingInfo, SpikeTrains
 from spikebridge.errors import SpikebridgeDataError
-from spikebridge.io.alf import load_npy
+from spikebridge.io._files import load_npy
 
 _CURATION_FILES = ("cluster_group.tsv", "cluster_group.csv", "cluster_info.tsv", "cluster_info.csv")
 
@@ -200,6 +200,6 @@ def read_phy(
         info = RecordingInfo(name=name or folder.name, source=str(folder))
     elif not info.source:
         info = replace(info, source=str(folder))
-    info = replace(info, extra={**info.extra, "sampling_rate": fs, "extractor": extractor})
+    info = info.with_extra(sampling_rate=fs, extractor=extractor)
     result = SpikeTrains(trains, duration, info, unit_ids=ids, unit_meta=_unit_meta(sorting, ids))
     return _select(result, exclude_noise, good_only)

@@ -14,7 +14,7 @@ import numpy as np
 
 from spikebridge.data.types import RecordingInfo, Traces
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
-from spikebridge.io.alf import load_npy
+from spikebridge.io._files import load_npy
 
 NEUROPIL_COEF = 0.7
 SIGNALS = {"F": "F", "Fneu": "Fneu", "spks": "deconvolved", "F-0.7*Fneu": "F-0.7*Fneu"}
