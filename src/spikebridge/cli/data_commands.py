@@ -114,7 +114,8 @@ def make_prepare_config(recording, n_units, unit_rule, skip, length, train, test
     """A PrepareConfig from CLI options, defaulting the window to the catalog's entry."""
     from spikebridge.preprocess import PrepareConfig, WindowConfig
 
-    window = dict(load_catalog()[recording].window) if recording in load_catalog() else {}
+    catalog = load_catalog()
+    window = dict(catalog[recording].window) if recording in catalog else {}
     if skip is not None:
         window["skip_s"] = skip
     if length is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -58,12 +57,9 @@ def evaluate_cmd(
     data_root: Path = typer.Option(None, "--data-root"),
 ) -> None:
     """Score the transformer (each loss) and the baselines on one test part; store tidy rows and figures."""
-    import matplotlib.pyplot as plt
-
-    from spikebridge.atomic import write_text_atomic
     from spikebridge.experiments.evaluate import EvaluateConfig, run_evaluation
     from spikebridge.preprocess import PrepareConfig
-    from spikebridge.viz.evaluation import plot_roc_pr
+    from spikebridge.report.evaluation import write_evaluation
 
     cfg = EvaluateConfig(
         source=recording,
@@ -80,14 +76,7 @@ def evaluate_cmd(
     console.print(f"[bold]evaluate[/bold] {recording} -> {target or recording}: {', '.join(cfg.models)}")
     report = run_evaluation(cfg, out, data_root=data_root, recompute=recompute, log=console.print)
     print_report(report)
-    stem = f"{report.source}__{report.target}"
-    json_path = out / f"evaluate_{stem}.json"
-    write_text_atomic(json_path, json.dumps(report.to_dict(), indent=1, default=str))
-    fig = plot_roc_pr(report.results, chance=report.chance, title=f"{report.source} -> {report.target}")
-    (out / "figures").mkdir(parents=True, exist_ok=True)
-    fig_path = out / "figures" / f"roc_pr_{stem}.png"
-    fig.savefig(fig_path, dpi=130)
-    plt.close(fig)
+    json_path, fig_path = write_evaluation(report, out, f"{report.source}__{report.target}")
     console.print(
         f"results store {out / 'results.sqlite'} (run 'evaluate'); report {json_path}; figure {fig_path}"
     )

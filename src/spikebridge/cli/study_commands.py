@@ -23,10 +23,11 @@ def _datasets_section(root: Path) -> tuple[str, list[dict]]:
     for name, entry in load_catalog().items():
         if not entry.present(root):
             continue
-        s = summarize(entry.load(root))
+        rec = entry.load(root)
+        s = summarize(rec)
         row = {"name": name, "preparation": entry.preparation, "kind": entry.kind, **s.to_dict()}
         if entry.kind == "spikes":
-            prep, _ = get_prepared(name, data_root=root)
+            prep, _ = get_prepared(name, data_root=root, recording=rec)
             sm = prep.summary()
             row.update(
                 {f"spike_fraction_{k}": v for k, v in sm["spike_fraction"].items()}, spans=sm["spans_s"]
@@ -102,13 +103,10 @@ def study_cmd(
 
 def _evaluation_html(names, root: Path, out: Path, profile: str, n_boot: int, prep_cfg) -> str:
     """Evaluate every model on each recording; print the tables; return the report's HTML."""
-    import matplotlib.pyplot as plt
-
-    from spikebridge.atomic import write_text_atomic
     from spikebridge.cli.eval_commands import print_report
     from spikebridge.experiments.evaluate import EvaluateConfig, run_evaluation
+    from spikebridge.report.evaluation import write_evaluation
     from spikebridge.report.html import evaluation_section, relative
-    from spikebridge.viz.evaluation import plot_roc_pr
 
     parts = []
     for name in names:
@@ -116,14 +114,7 @@ def _evaluation_html(names, root: Path, out: Path, profile: str, n_boot: int, pr
         cfg = EvaluateConfig(source=name, profile=profile, n_boot=n_boot, prepare=prep_cfg)
         report = run_evaluation(cfg, out / "evaluate", root, log=console.print)
         print_report(report)
-        fig = plot_roc_pr(report.results, chance=report.chance, title=report.source)
-        fig_path = out / "figures" / f"roc_pr_{report.source}.png"
-        fig_path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(fig_path, dpi=120)
-        plt.close(fig)
-        write_text_atomic(
-            out / f"evaluate_{report.source}.json", json.dumps(report.to_dict(), indent=1, default=str)
-        )
+        _, fig_path = write_evaluation(report, out, report.source)
         parts.append(evaluation_section(report, relative(fig_path, out)))
     return "\n".join(parts)
 

@@ -41,13 +41,17 @@ def get_prepared(
     data_root: str | Path | None = None,
     cache_dir: Path | None = None,
     refresh: bool = False,
+    recording: SpikeTrains | None = None,
 ) -> tuple[PreparedRecording, Path]:
-    """Load the prepared recording from the cache, or prepare and cache it."""
+    """Load the prepared recording from the cache, or prepare and cache it.
+
+    ``recording`` is the already-read recording, when the caller has it (saves reading it again).
+    """
     config = config or PrepareConfig()
     path = cache_path(name_or_path, config, cache_dir)
     if path.is_file() and not refresh:
         return load_prepared(path), path
-    rec = open_recording(name_or_path, data_root)
+    rec = recording if recording is not None else open_recording(name_or_path, data_root)
     if not isinstance(rec, SpikeTrains):
         raise SpikebridgeDataError(f"{name_or_path}: holds calcium traces, not spikes; it cannot be binned")
     prep = prepare(rec, config)
