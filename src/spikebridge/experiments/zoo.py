@@ -90,22 +90,12 @@ def train_config(spec: ModelSpec):
     if spec.max_epochs is not None:
         base["max_epochs"] = spec.max_epochs
     loss_kwargs = {"pos_weight": None} if spec.loss == "wbce" else {}
-    # Probabilistic losses start from the per-unit rate model (output bias = logit of the training
-    # rate). Dice does not: its optimum is not the spike probability, and a start at logit(rate) sits
-    # where its gradient is nearly flat (measured on the slice: worse per-unit ROC-AUC).
-    init_bias = spec.loss != "dice"
-    return TrainConfig(
-        loss=spec.loss, loss_kwargs=loss_kwargs, seed=spec.seed, init_bias_from_rates=init_bias, **base
-    )
+    return TrainConfig(loss=spec.loss, loss_kwargs=loss_kwargs, seed=spec.seed, **base)
 
 
 def model_config(spec: ModelSpec, n_units: int):
     from spikebridge.models.spike_transformer import SpikeTransformerConfig
 
-    if spec.profile == "tiny":  # smoke tests and demos: seconds per fit
-        return SpikeTransformerConfig.profile(
-            "quick", n_units=n_units, d_model=32, n_heads=2, d_ff=64, max_context=64
-        )
     return SpikeTransformerConfig.profile(spec.profile, n_units=n_units)
 
 

@@ -113,18 +113,20 @@ class SpikeTransformerConfig:
 
         Parameters
         ----------
-        name : {"paper", "quick"}
+        name : {"paper", "quick", "tiny"}
             ``"paper"``: 1 layer, 32 heads, one 128-unit binary vector of one bin per token, dropout 0.1,
             context up to 5000 tokens (the 10% dropout is applied to the embedding and sub-layer outputs,
             not to the attention probabilities: see ``attn_dropout``). The paper does not state the width; we choose ``d_model=128``
             (head dimension 4) and ``d_ff=512`` (4 x d_model, as in Vaswani et al.).
             ``"quick"``: small and fast on a 2-core CPU: d_model 64, 4 heads, d_ff 128, 1 layer, context 256.
+            ``"tiny"``: seconds per fit, for smoke tests and demos: d_model 32, 2 heads, d_ff 64, context 64.
         **overrides
             Field values replacing those of the profile (e.g. ``n_units=32``).
         """
         profiles = {
             "paper": dict(d_model=128, n_heads=32, n_layers=1, d_ff=512, dropout=0.1, max_context=5000),
             "quick": dict(d_model=64, n_heads=4, n_layers=1, d_ff=128, dropout=0.1, max_context=256),
+            "tiny": dict(d_model=32, n_heads=2, n_layers=1, d_ff=64, dropout=0.1, max_context=64),
         }
         if name not in profiles:
             raise SpikebridgeConfigError(f"profile must be one of {sorted(profiles)}, got {name!r}")

@@ -60,8 +60,10 @@ class TrainConfig:
     precision : {"32", "16-mixed", "bf16-mixed"}
     val_windows : int
         Fixed, non-overlapping validation windows (evenly spread over the validation raster).
-    init_bias_from_rates : bool
-        Start each unit's output bias at the logit of its training spike probability.
+    init_bias_from_rates : bool or None
+        Start each unit's output bias at the logit of its training spike probability. None (default):
+        yes for the probabilistic losses, no for Dice, whose optimum is not the spike probability and
+        whose gradient is nearly flat from such a start (measured on the slice: worse per-unit ROC-AUC).
     select_on : {"val_loss", "val_auc", "val_auc_unit_mean"}
         Validation quantity that picks the best epoch and drives early stopping (validation only).
     """
@@ -79,7 +81,7 @@ class TrainConfig:
     accelerator: str = "auto"
     precision: str = "32"
     val_windows: int = 32
-    init_bias_from_rates: bool = True
+    init_bias_from_rates: bool | None = None
     select_on: str = "val_loss"
 
     def __post_init__(self) -> None:
@@ -254,7 +256,8 @@ def fit_transformer(
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     loss_kwargs = _resolve_loss_kwargs(cfg, train, unit_mask)
     module = SpikeTransformerModule(model_config, cfg.loss, loss_kwargs, cfg.lr, cfg.weight_decay, unit_mask)
-    if cfg.init_bias_from_rates:
+    init_bias = cfg.init_bias_from_rates if cfg.init_bias_from_rates is not None else cfg.loss != "dice"
+    if init_bias:
         init_output_bias(module.model, train)
     train_loader = DataLoader(
         RandomWindows(train, cfg.window, cfg.windows_per_epoch, cfg.seed), cfg.batch_size
