@@ -17,7 +17,7 @@ from spikebridge.preprocess import PrepareConfig
 from spikebridge.preprocess.split import SplitPlan
 from spikebridge.simulation import simulate
 
-MODELS = "transformer-dice,transformer-focal,transformer-bce,rate,history,glm"
+MODELS = "bridge-bce,paper-dice,paper-focal,rate,history,glm"
 
 
 @pytest.fixture(scope="module")

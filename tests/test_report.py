@@ -11,10 +11,10 @@ def _report(t_value, b_value, p):
     def res(v):
         return SimpleNamespace(metric=lambda name: SimpleNamespace(value=v))
 
-    tests = [{"model": "transformer-bce", "against": "glm", "p_value": p}]
+    tests = [{"model": "paper-bce", "against": "glm", "p_value": p}]
     return SimpleNamespace(
         target="rec",
-        results={"transformer-bce": res(t_value), "glm": res(b_value), "rate": res(0.5)},
+        results={"paper-bce": res(t_value), "glm": res(b_value), "rate": res(0.5)},
         tests=tests,
     )
 

@@ -23,7 +23,8 @@ def test_study_writes_a_report(tmp_path):
         "Recordings",
         "slice_210511001",
         "r0 &rarr; r0",
-        "transformer-bce",
+        "bridge-bce",
+        "paper-dice",
         "glm",
         "Table 2 layout: per-unit ROC-AUC",
         "margin over the target",
@@ -32,4 +33,4 @@ def test_study_writes_a_report(tmp_path):
     ):
         assert needle in page, needle
     assert (out / "figures" / "roc_pr_r0.png").stat().st_size > 10_000
-    assert (out / "matrix" / "figures" / "heatmap_transformer-focal_roc_auc_unit_mean.png").is_file()
+    assert (out / "matrix" / "figures" / "heatmap_paper-focal_roc_auc_unit_mean.png").is_file()

@@ -8,6 +8,8 @@ import typer
 from rich.table import Table
 
 from spikebridge.cli._console import console
+from spikebridge.experiments.evaluate import DEFAULT_MODELS
+from spikebridge.preprocess import PrepareConfig
 from spikebridge.report.html import EVAL_COLUMNS as COLUMNS
 from spikebridge.report.html import format_metric
 
@@ -27,13 +29,13 @@ def print_report(report) -> None:
     for model, res in report.results.items():
         table.add_row(model, *(format_metric(res, key) for key, _ in COLUMNS))
     console.print(table)
-    tests = Table(title="significance of per-unit ROC-AUC (units paired)")
-    for col in ("model", "against", "test", "n", "statistic", "p", "median effect"):
+    tests = Table(title="significance over units (two-sided, units paired)")
+    for col in ("model", "against", "metric", "test", "n", "statistic", "p", "median effect"):
         tests.add_column(col, justify="right" if col in ("n", "statistic", "p", "median effect") else "left")
     for t in report.tests:
         p = t.get("p_value")
         tests.add_row(
-            t["model"], t["against"], t["test"], str(t["n"]),
+            t["model"], t["against"], t.get("metric", "roc_auc"), t["test"], str(t["n"]),
             "-" if t.get("statistic") is None else f"{t['statistic']:.1f}",
             "-" if p is None else f"{p:.2g}",
             "-" if t.get("effect") is None else f"{t['effect']:+.4f}",
@@ -41,14 +43,49 @@ def print_report(report) -> None:
     console.print(tests)
 
 
+def print_comparison(rows, baselines: tuple[str, ...]) -> None:
+    """Two lines per recording (per-unit ROC-AUC, bits/spike): the model, the baselines, the paired
+    two-sided Wilcoxon tests over units (median difference and p) and the verdict."""
+    from spikebridge.experiments.compare import METRICS
+
+    model = rows[0].model
+    table = Table(
+        title=f"{model} against {', '.join(baselines)} on each test part (Wilcoxon over units, two-sided)"
+    )
+    for col in ("recording", "units", "metric", model, *baselines, *(f"vs {b}: median diff (p)" for b in baselines),
+                "verdict"):  # fmt: skip
+        table.add_column(col, justify="left" if col in ("recording", "metric", "verdict") else "right")
+    for row in rows:
+        by = {(c.baseline, c.metric): c for c in row.comparisons}
+        for i, (key, _, label) in enumerate(METRICS):
+            cells = [by[(b, key)] for b in baselines]
+            table.add_row(
+                row.recording if i == 0 else "", str(row.n_units) if i == 0 else "", label,
+                f"{cells[0].model_value:.3f}", *(f"{c.baseline_value:.3f}" for c in cells),
+                *(_effect(c) for c in cells), row.verdict if i == 0 else "",
+                end_section=i == len(METRICS) - 1,
+            )  # fmt: skip
+    console.print(table)
+
+
+def _effect(c) -> str:
+    if c.effect is None or c.p_value is None:
+        return "-"
+    return f"{c.effect:+.4f} ({c.p_value:.2g})"
+
+
 def evaluate_cmd(
-    recording: str = typer.Argument(..., help="Recording the models are trained on (catalog name or path)."),
-    target: str = typer.Option(None, help="Recording whose test part is scored (default: the same)."),
-    models: str = typer.Option(
-        ",".join(("transformer-dice", "transformer-focal", "transformer-bce", "rate", "history", "glm"))
+    recordings: list[str] = typer.Argument(
+        None, help="Recordings to evaluate, each on its own test part (catalog names or paths)."
     ),
-    profile: str = typer.Option("quick", help="Transformer profile: quick | paper."),
-    epochs: int = typer.Option(None, help="Maximum epochs per transformer (default: the profile's)."),
+    all_recordings: bool = typer.Option(False, "--all", help="Every shipped spike recording."),
+    target: str = typer.Option(None, help="With one recording: score this recording's test part instead."),
+    models: str = typer.Option(",".join(DEFAULT_MODELS), help="Comma-separated model names."),
+    compare: str = typer.Option(
+        None, help="Model compared with the baselines (default: the first neural one)."
+    ),
+    profile: str = typer.Option("quick", help="Neural model profile: tiny | quick | paper."),
+    epochs: int = typer.Option(None, help="Maximum epochs per neural model (default: the profile's)."),
     seed: int = typer.Option(0),
     n_boot: int = typer.Option(200, help="Block-bootstrap resamples for the 95% intervals."),
     n_units: int = typer.Option(128, help="Model columns."),
@@ -56,30 +93,71 @@ def evaluate_cmd(
     out: Path = typer.Option(Path("spikebridge-out/evaluate"), "--out"),
     data_root: Path = typer.Option(None, "--data-root"),
 ) -> None:
-    """Score the transformer (each loss) and the baselines on one test part; store tidy rows and figures."""
-    from spikebridge.experiments.evaluate import EvaluateConfig, run_evaluation
-    from spikebridge.preprocess import PrepareConfig
+    """Score every model side by side on each recording's test part; one comparison table over recordings."""
+    from spikebridge.catalog import load_catalog, resolve_data_root
+    from spikebridge.errors import SpikebridgeConfigError
+    from spikebridge.experiments.evaluate import EvaluateConfig
+
+    if all_recordings:
+        root = resolve_data_root(data_root)
+        recordings = [n for n, e in load_catalog().items() if e.kind == "spikes" and e.present(root)]
+    if not recordings:
+        raise SpikebridgeConfigError("give at least one recording, or --all")
+    if target and len(recordings) > 1:
+        raise SpikebridgeConfigError("--target needs exactly one recording")
+    configs = [
+        EvaluateConfig(source=r, target=target, models=tuple(models.split(",")), profile=profile, seed=seed,
+                       max_epochs=epochs, n_boot=n_boot, prepare=PrepareConfig(n_units=n_units))
+        for r in recordings
+    ]  # fmt: skip
+    reports = [_evaluate_one(cfg, out, data_root, recompute, verbose=len(configs) == 1) for cfg in configs]
+    model, baselines = _comparison_models(configs[0], compare)
+    if model is not None and baselines:
+        from spikebridge.experiments.compare import compare_report
+
+        rows = [compare_report(r, model, baselines) for r in reports]
+        print_comparison(rows, baselines)
+        _write_comparison(rows, out)
+
+
+def _evaluate_one(cfg, out: Path, data_root, recompute: bool, verbose: bool):
+    from spikebridge.experiments.evaluate import run_evaluation
     from spikebridge.report.evaluation import write_evaluation
 
-    cfg = EvaluateConfig(
-        source=recording,
-        target=target,
-        models=tuple(m.strip() for m in models.split(",") if m.strip()),
-        profile=profile,
-        seed=seed,
-        max_epochs=epochs,
-        n_boot=n_boot,
-        prepare=PrepareConfig(n_units=n_units),
+    console.print(
+        f"[bold]evaluate[/bold] {cfg.source} -> {cfg.target or cfg.source}: {', '.join(cfg.models)}"
     )
-    for m in cfg.models:
-        cfg.spec(m)
-    console.print(f"[bold]evaluate[/bold] {recording} -> {target or recording}: {', '.join(cfg.models)}")
     report = run_evaluation(cfg, out, data_root=data_root, recompute=recompute, log=console.print)
-    print_report(report)
+    if verbose:
+        print_report(report)
     json_path, fig_path = write_evaluation(report, out, f"{report.source}__{report.target}")
     console.print(
         f"results store {out / 'results.sqlite'} (run 'evaluate'); report {json_path}; figure {fig_path}"
     )
+    return report
+
+
+def _comparison_models(cfg, compare: str | None) -> tuple[str | None, tuple[str, ...]]:
+    """The compared model and the time-aware baselines present among the evaluated models."""
+    from spikebridge.experiments.zoo import ModelSpec
+
+    neural = [m for m in cfg.models if cfg.spec(m).is_neural]
+    model = ModelSpec.parse(compare).name if compare else (neural[0] if neural else None)
+    if model is not None and model not in cfg.models:
+        from spikebridge.errors import SpikebridgeConfigError
+
+        raise SpikebridgeConfigError(f"--compare {model} is not among the evaluated models")
+    return model, tuple(b for b in ("history", "glm") if b in cfg.models)
+
+
+def _write_comparison(rows, out: Path) -> None:
+    import json
+
+    from spikebridge.atomic import write_text_atomic
+
+    path = out / "comparison.json"
+    write_text_atomic(path, json.dumps([r.to_dict() for r in rows], indent=1, default=str))
+    console.print(f"comparison table: {path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -140,7 +140,8 @@ def _matrix_html(outputs: dict, stats: dict, out: Path) -> str:
     ]
     for title, rows, models in outputs["tables"]:
         parts.append(f"<h3>{title}</h3>")
-        parts.append(_table(["group", *models, "n cells"], [[g, *cells, n] for g, cells, n in rows]))
+        parts.append(_table(["group", *models, "cells", "units scored"],
+                            [[g, *cells, n, units] for g, cells, n, units in rows]))  # fmt: skip
     parts += [f"<p>{line}</p>" for line in outputs["notes"]]
     for path in outputs["figures"]:
         rel = relative(path, out)

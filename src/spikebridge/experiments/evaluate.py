@@ -18,10 +18,11 @@ import numpy as np
 from spikebridge.experiments.prepared import get_prepared, recording_key
 from spikebridge.experiments.scoring import result_rows, score
 from spikebridge.experiments.store import ResultsStore
-from spikebridge.experiments.zoo import ModelSpec, fit_model, load_predictor
+from spikebridge.experiments.zoo import ModelSpec, fit_model, load_predictor, scored_columns
 from spikebridge.preprocess.prepare import PrepareConfig, PreparedRecording
 
-DEFAULT_MODELS = ("transformer-dice", "transformer-focal", "transformer-bce", "rate", "history", "glm")
+DEFAULT_MODELS = ("bridge-bce", "paper-dice", "paper-focal", "rate", "history", "glm")
+TESTED_METRICS = (("roc_auc", "per-unit ROC-AUC"), ("bits_per_spike", "bits/spike"))
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,14 @@ class EvaluateConfig:
     n_boot: int = 200
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
 
+    def __post_init__(self) -> None:
+        names = tuple(dict.fromkeys(ModelSpec.parse(m).name for m in self.models))  # canonical, validated
+        object.__setattr__(self, "models", names)
+        for m in names:
+            self.spec(m)
+
     def spec(self, model: str) -> ModelSpec:
-        return ModelSpec(name=model, profile=self.profile, seed=self.seed, max_epochs=self.max_epochs)
+        return ModelSpec.parse(model, profile=self.profile, seed=self.seed, max_epochs=self.max_epochs)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,20 +91,38 @@ def _cached_fit(spec: ModelSpec, prep: PreparedRecording, model_dir: Path, recom
     return fit_model(spec, prep, model_dir, progress=False)
 
 
-def significance_tests(results: dict, unit_mask: np.ndarray) -> list[dict]:
-    """Per-unit ROC-AUC of every model against chance, and of every transformer against every baseline.
+def significance_tests(results: dict, unit_mask: np.ndarray, neural: set[str] | None = None) -> list[dict]:
+    """Per-unit tests: every model's ROC-AUC against chance, and every neural model against every
+    baseline on per-unit ROC-AUC and per-unit bits/spike.
 
-    Wilcoxon signed-rank tests paired over the real units (one-sided: model greater).
+    Wilcoxon signed-rank tests, two-sided, paired over the real units (a unit enters a comparison
+    when both values are defined). ``neural`` names the neural models (default: every model whose
+    spec is neural).
     """
     from spikebridge.evaluation.stats import versus_baseline, versus_chance
 
-    auc = {m: np.asarray(r.per_unit["roc_auc"], dtype=float)[unit_mask] for m, r in results.items()}
-    tests = [{"model": m, "against": "chance", **versus_chance(a).to_dict()} for m, a in auc.items()]
-    for model in (m for m in auc if m.startswith("transformer")):
-        for base in (b for b in auc if not b.startswith("transformer")):
-            tests.append(
-                {"model": model, "against": base, **versus_baseline(auc[model], auc[base]).to_dict()}
-            )
+    neural = neural if neural is not None else {m for m in results if ModelSpec.parse(m).is_neural}
+    per_unit = {
+        key: {m: np.asarray(r.per_unit[key], dtype=float)[unit_mask] for m, r in results.items()}
+        for key, _ in TESTED_METRICS
+    }
+    auc = per_unit["roc_auc"]
+    tests = [
+        {
+            "model": m,
+            "against": "chance",
+            "metric": "roc_auc",
+            **versus_chance(a, alternative="two-sided").to_dict(),
+        }
+        for m, a in auc.items()
+    ]
+    for model in (m for m in results if m in neural):
+        for base in (b for b in results if b not in neural):
+            for key, _ in TESTED_METRICS:
+                test = versus_baseline(
+                    per_unit[key][model], per_unit[key][base], metric=key, alternative="two-sided"
+                )
+                tests.append({"model": model, "against": base, "metric": key, **test.to_dict()})
     return tests
 
 
@@ -119,7 +144,7 @@ def run_evaluation(
     results, fit_seconds = {}, {}
     for model in cfg.models:
         spec = cfg.spec(model)
-        model_dir = out_dir / "models" / skey / f"{model}-{cfg.profile}-s{cfg.seed}"
+        model_dir = out_dir / "models" / skey / f"{spec.name}-{cfg.profile}-s{cfg.seed}"
         log(
             f"  {model}: fitting on {skey}"
             if recompute or not (model_dir / "model.json").exists()
@@ -127,15 +152,17 @@ def run_evaluation(
         )
         payload = _cached_fit(spec, source, model_dir, recompute)
         fit_seconds[model] = float(payload.get("seconds", 0.0))
-        predict, _ = load_predictor(model_dir)
+        predict, _ = load_predictor(model_dir, target=target)
         log(f"  {model}: scoring {tkey} test part")
-        results[model] = score(predict, target, n_boot=cfg.n_boot, seed=cfg.seed)
+        results[model] = score(
+            predict, target, n_boot=cfg.n_boot, seed=cfg.seed, unit_mask=scored_columns(payload, target)
+        )
         config = {**cfg.to_dict(), "model": spec.to_dict()}
         rows = result_rows(
             results[model], model, skey, tkey, config, f"{source.data_hash()}:{target.data_hash()}"
         )
         cell = f"evaluate/{skey}/{tkey}/{model}/{cfg.profile}/s{cfg.seed}/b{cfg.n_boot}"
         store.write_cell("evaluate", cell, rows, payload={"per_unit": results[model].to_dict()["per_unit"]})
-    tests = significance_tests(results, target.unit_mask)
-    chance = float(target.test.data[1:, target.unit_mask].mean())
+    tests = significance_tests(results, target.unit_mask, {m for m in cfg.models if cfg.spec(m).is_neural})
+    chance = float(target.test.data[:, target.unit_mask].mean())
     return EvaluationReport(skey, tkey, results, tests, chance, cfg.to_dict(), fit_seconds)

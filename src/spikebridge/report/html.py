@@ -46,20 +46,23 @@ def format_metric(res, name: str) -> str:
 
 
 def verdict(report) -> str:
-    """Plain-language comparison of the best transformer with the strongest baseline (per-unit ROC-AUC).
+    """Plain-language comparison of the best neural model with the strongest baseline (per-unit ROC-AUC).
 
-    "beats" needs a positive difference and a paired Wilcoxon p below 0.05; otherwise the two are
-    called level, or the transformer is said to lose.
+    "beats" needs a positive difference and a paired two-sided Wilcoxon p below 0.05; otherwise the
+    two are called level, or the neural model is said to lose.
     """
+    from spikebridge.experiments.zoo import ModelSpec
+
     per_unit = {m: r.metric("roc_auc_unit_mean").value for m, r in report.results.items()}
-    transformers = {m: v for m, v in per_unit.items() if m.startswith("transformer")}
-    baselines = {m: v for m, v in per_unit.items() if not m.startswith("transformer")}
+    transformers = {m: v for m, v in per_unit.items() if ModelSpec.parse(m).is_neural}
+    baselines = {m: v for m, v in per_unit.items() if m not in transformers}
     if not transformers or not baselines:
         return ""
     best_t = max(transformers, key=transformers.get)
     best_b = max(baselines, key=baselines.get)
     diff = transformers[best_t] - baselines[best_b]
-    test = next((t for t in report.tests if t["model"] == best_t and t["against"] == best_b), {})
+    test = next((t for t in report.tests if t["model"] == best_t and t["against"] == best_b
+                 and t.get("metric", "roc_auc") == "roc_auc"), {})  # fmt: skip
     p = test.get("p_value")
     if diff > 0 and p is not None and p < 0.05:
         word = "beats"
@@ -71,7 +74,7 @@ def verdict(report) -> str:
     if word == "is level with":
         p_text += ", not significant"
     return (
-        f"On {report.target}, the best transformer ({best_t}, per-unit ROC-AUC {transformers[best_t]:.3f}) "
+        f"On {report.target}, the best neural model ({best_t}, per-unit ROC-AUC {transformers[best_t]:.3f}) "
         f"{word} the strongest baseline ({best_b}, {baselines[best_b]:.3f}); difference {diff:+.3f}{p_text}."
     )
 
@@ -79,7 +82,8 @@ def verdict(report) -> str:
 def evaluation_section(report, figure: str | None) -> str:
     rows = [[m, *(format_metric(r, k) for k, _ in EVAL_COLUMNS)] for m, r in report.results.items()]
     tests = [
-        [t["model"], t["against"], t["test"], t["n"], "-" if t.get("p_value") is None else f"{t['p_value']:.2g}",
+        [t["model"], t["against"], t.get("metric", "roc_auc"), t["n"],
+         "-" if t.get("p_value") is None else f"{t['p_value']:.2g}",
          "-" if t.get("effect") is None else f"{t['effect']:+.4f}"]
         for t in report.tests
     ]  # fmt: skip
@@ -90,7 +94,7 @@ def evaluation_section(report, figure: str | None) -> str:
         f"spike probability = {report.chance:.4f}. Intervals: 95% block bootstrap over time.</p>",
         _table(["model", *(c for _, c in EVAL_COLUMNS)], rows),
         f"<p class='verdict'>{html.escape(verdict(report))}</p>",
-        _table(["model", "against", "test", "n units", "p", "median effect"], tests),
+        _table(["model", "against", "metric", "n units", "p (two-sided)", "median effect"], tests),
     ]
     if figure:
         parts.append(f"<img src='{html.escape(figure)}' alt='ROC and PR curves'>")
