@@ -84,4 +84,3 @@ def test_context_too_long_and_bad_chunk_raise(model):
 def test_unit_count_mismatch_raises(model):
     with pytest.raises(SpikebridgeDataError, match="n_units=5"):
         predict_proba(model, np.zeros((10, 4), dtype=bool))
-
