@@ -26,7 +26,8 @@ META_KEY = "spikebridge_generated"
 FORMATS = {".nwb": "nwb", ".mat": "asdf"}
 
 
-def _format(path: Path) -> str:
+def generated_format(path: Path) -> str:
+    """ "nwb" or "asdf" from the suffix of ``path``; other suffixes raise SpikebridgeDataError."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise SpikebridgeDataError(f"{path}: generated files are .nwb (NWB Units) or .mat (asdf)")
@@ -48,7 +49,7 @@ def _meta_json(gen: GeneratedSpikes) -> str:
 def write_generated(gen: GeneratedSpikes, path: str | Path) -> Path:
     """Write generated trials to ``path`` (``.nwb``: NWB Units; ``.mat``: asdf), atomically."""
     path = Path(path)
-    fmt = _format(path)
+    fmt = generated_format(path)
     trains = gen.to_trains()
     notes = _meta_json(gen)
     if fmt == "asdf":
@@ -116,7 +117,7 @@ def read_generated(path: str | Path, bin_size: float = 1e-3) -> GeneratedSpikes:
     from spikebridge.io.nwb import read_nwb_units
 
     path = Path(path)
-    fmt = _format(path)
+    fmt = generated_format(path)
     meta = _parse_meta(_nwb_notes(path) if fmt == "nwb" else _mat_notes(path), path)
     layout = meta["layout"] if meta else {}
     n_trials = int(layout.get("n_trials", 1))
