@@ -138,26 +138,40 @@ class _Layer:
                 self.rotary = (attn.rotary.cos.numpy().copy(), attn.rotary.sin.numpy().copy())  # (C, Dh/2)
         self.eps_ff = float(block.norm_ff.eps)
         self.w_ff1, self.b_ff1 = _layer_norm_folded(block.norm_ff, block.ff[0])  # (D, F), (F,)
-        self.w_ff2 = block.ff[2].weight.detach().numpy().T.copy()  # (F, D)
+        root_half = np.float32(1.0 / math.sqrt(2.0))  # see _gelu_scaled
+        self.w_ff1 *= root_half
+        self.b_ff1 *= root_half
+        self.w_ff2 = block.ff[2].weight.detach().numpy().T * root_half  # (F, D)
         self.b_ff2 = block.ff[2].bias.detach().numpy().copy()
 
 
-def _normalise(h: np.ndarray, eps: float) -> np.ndarray:
-    """``(h - mean) / sqrt(var + eps)`` over the last axis of ``h`` ``(B, D)``."""
-    centred = h - h.mean(axis=-1, keepdims=True)
-    var = np.einsum("bd,bd->b", centred, centred)[:, None] / h.shape[-1]  # (B, 1)
-    return centred / np.sqrt(var + eps)
+def _norm_linear(h: np.ndarray, mean_op: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
+    """``LayerNorm`` then ``Linear`` with the norm's gain and bias folded into ``w``, ``b``.
+
+    ``mean_op`` is a ``(D, 1)`` column of ``1 / D``: means over the last axis as one matrix product
+    (cheaper than ``ndarray.mean`` on one row).
+    """
+    centred = h - h @ mean_op  # (B, D)
+    var = (centred * centred) @ mean_op  # (B, 1)
+    return (centred @ w) / np.sqrt(var + eps) + b
 
 
-def _gelu(x: np.ndarray) -> np.ndarray:
-    """Exact (erf) GELU, as ``torch.nn.GELU()``."""
+def _gelu_scaled(y: np.ndarray) -> np.ndarray:
+    """``y * (1 + erf(y))`` in place: ``sqrt(2) * GELU(x)`` for ``y = x / sqrt(2)`` (exact erf GELU).
+
+    The engine folds ``1 / sqrt(2)`` into the first feed-forward map and ``1 / sqrt(2)`` into the
+    second, so the step needs three array operations for the activation.
+    """
     from scipy.special import erf
 
-    return 0.5 * x * (1.0 + erf(x * np.float32(1.0 / math.sqrt(2.0))))
+    out = erf(y)
+    out += 1.0
+    out *= y
+    return out
 
 
 def _rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
-    """Rotary rotation of ``x`` ``(B, H, Dh)`` at one position (``cos``/``sin`` ``(Dh/2,)``)."""
+    """Rotary rotation of ``x`` ``(..., Dh)`` at one position (``cos``/``sin`` ``(Dh/2,)``)."""
     even, odd = x[..., 0::2], x[..., 1::2]
     out = np.empty_like(x)
     out[..., 0::2] = even * cos - odd * sin
@@ -186,6 +200,7 @@ class NumpyEngine:
         self.context = int(context or cfg.max_context)
         if not 1 <= self.context <= cfg.max_context:
             raise SpikebridgeConfigError(f"context must be in 1..{cfg.max_context}, got {self.context}")
+        self.mean_op = np.full((cfg.d_model, 1), 1.0 / cfg.d_model, np.float32)  # (D, 1)
         with torch.no_grad():
             self.w_embed = model.embed.weight.detach().numpy().T.copy()  # (N, D)
             pos = model.pos[: self.context].detach().float().numpy() if model.pos is not None else 0.0
@@ -202,8 +217,9 @@ class NumpyEngine:
     def _alloc(self, batch: int) -> None:
         shape = (batch, self.n_heads, self.context, self.head_dim)
         n_attn = sum(layer.attention for layer in self.layers)
-        if not self.keys or self.keys[0].shape != shape:
-            self.keys = [np.zeros(shape, np.float32) for _ in range(n_attn)]
+        if not self.values or self.values[0].shape != shape:
+            keys_shape = (batch, self.n_heads, self.head_dim, self.context)  # keys stored transposed
+            self.keys = [np.zeros(keys_shape, np.float32) for _ in range(n_attn)]
             self.values = [np.zeros(shape, np.float32) for _ in range(n_attn)]
 
     def start(self, window: np.ndarray) -> np.ndarray | None:
@@ -217,44 +233,43 @@ class NumpyEngine:
             return None
         with torch.inference_mode():
             logits, state = self.model.prefill(torch.from_numpy(window))
-        for buf, src in zip(self.keys + self.values, state.keys + state.values, strict=True):
-            buf[:, :, : self.held] = src[:, :, : self.held].numpy()
+        for keys, values, k_src, v_src in zip(self.keys, self.values, state.keys, state.values, strict=True):
+            keys[:, :, :, : self.held] = k_src[:, :, : self.held].numpy().transpose(0, 1, 3, 2)
+            values[:, :, : self.held] = v_src[:, :, : self.held].numpy()
         return logits[:, -1].float().numpy()
 
     def advance(self, x_t: np.ndarray) -> np.ndarray:
         pos = self.held
         if pos >= self.context:
             raise SpikebridgeConfigError(f"engine holds {pos} bins, its context is full; call start()")
-        x_t = np.asarray(x_t, dtype=np.float32)
         batch = x_t.shape[0]
-        h = x_t @ self.w_embed + self.embed_bias[pos]  # (B, D)
+        h = x_t.astype(np.float32) @ self.w_embed + self.embed_bias[pos]  # (B, D)
         cache = 0
         for layer in self.layers:
             if layer.attention:
                 h = h + self._attend(layer, h, pos, cache, batch)
                 cache += 1
-            ff = _gelu(_normalise(h, layer.eps_ff) @ layer.w_ff1 + layer.b_ff1)  # (B, F)
+            ff = _gelu_scaled(_norm_linear(h, self.mean_op, layer.w_ff1, layer.b_ff1, layer.eps_ff))  # (B, F)
             h = h + (ff @ layer.w_ff2 + layer.b_ff2)
         self.held = pos + 1
-        return _normalise(h, self.eps_out) @ self.w_head + self.b_head  # (B, N)
+        return _norm_linear(h, self.mean_op, self.w_head, self.b_head, self.eps_out)  # (B, N)
 
     def _attend(self, layer: _Layer, h: np.ndarray, pos: int, cache: int, batch: int) -> np.ndarray:
         """Attention output ``(B, D)`` of the token at ``pos`` over the cache (which it joins)."""
         d = h.shape[1]
-        qkv = _normalise(h, layer.eps_attn) @ layer.w_qkv + layer.b_qkv  # (B, 3D)
-        q = qkv[:, :d].reshape(batch, self.n_heads, self.head_dim)  # (B, H, Dh), already scaled
-        k = qkv[:, d : 2 * d].reshape(batch, self.n_heads, self.head_dim)
+        qkv = _norm_linear(h, self.mean_op, layer.w_qkv, layer.b_qkv, layer.eps_attn)  # (B, 3D)
+        q = qkv[:, :d].reshape(batch, self.n_heads, 1, self.head_dim)  # (B, H, 1, Dh), already scaled
+        k = qkv[:, d : 2 * d].reshape(batch, self.n_heads, self.head_dim)  # (B, H, Dh)
         if layer.rotary is not None:
             cos, sin = layer.rotary[0][pos], layer.rotary[1][pos]
             q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
-        keys, values = self.keys[cache], self.values[cache]
-        keys[:, :, pos] = k
+        keys, values = self.keys[cache], self.values[cache]  # (B, H, Dh, C) and (B, H, C, Dh)
+        keys[:, :, :, pos] = k
         values[:, :, pos] = qkv[:, 2 * d :].reshape(batch, self.n_heads, self.head_dim)
-        scores = q[:, :, None, :] @ keys[:, :, : pos + 1].transpose(0, 1, 3, 2)  # (B, H, 1, L)
+        scores = q @ keys[:, :, :, : pos + 1]  # (B, H, 1, L)
         scores -= scores.max(axis=-1, keepdims=True)
         np.exp(scores, out=scores)
-        scores /= scores.sum(axis=-1, keepdims=True)
-        heads = scores @ values[:, :, : pos + 1]  # (B, H, 1, Dh)
+        heads = (scores @ values[:, :, : pos + 1]) / scores.sum(axis=-1, keepdims=True)  # (B, H, 1, Dh)
         return heads.reshape(batch, d) @ layer.w_out + layer.b_out  # (B, D)
 
 

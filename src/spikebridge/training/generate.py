@@ -152,13 +152,16 @@ def generate_from_engine(
     probs = np.zeros((k, steps, n), np.float32) if keep_probs else None
     thresholds = _uniform_blocks(config.seed, k, n)
     temperature = np.float32(config.temperature)
+    masked = not mask.all()
     logits = engine.start(window)
     with progress_bar(progress, steps, "generate (bins)") as advance:
         for t in range(steps):
-            scaled = logits / temperature  # (K, N)
+            scaled = logits if config.temperature == 1.0 else logits / temperature  # (K, N)
             if probs is not None:
                 probs[:, t] = 1.0 / (1.0 + np.exp(-scaled))
-            sample = (scaled > next(thresholds)) & mask  # u < sigmoid(scaled)  <=>  scaled > logit(u)
+            sample = scaled > next(thresholds)  # u < sigmoid(scaled)  <=>  scaled > logit(u)
+            if masked:
+                sample &= mask
             spikes[:, t] = sample
             if t + 1 == steps:
                 break
