@@ -92,8 +92,11 @@ def simulate_baseline(baseline, prefix: np.ndarray, n_steps: int, trials: int, s
     from spikebridge.baselines.rate import RateBaseline
 
     if callable(getattr(baseline, "simulate", None)):
-        runs = [baseline.simulate(prefix, n_steps, seed=trial_seed(seed, k), temperature=temperature)
-                for k in range(trials)]  # fmt: skip
+        try:
+            runs = [baseline.simulate(prefix, n_steps, seed=trial_seed(seed, k), temperature=temperature)
+                    for k in range(trials)]  # fmt: skip
+        except NotImplementedError as exc:
+            raise SpikebridgeDataError(f"baseline {baseline.name!r} cannot be run forward ({exc})") from exc
         return np.stack([np.asarray(r, bool) for r in runs])
     if not isinstance(baseline, RateBaseline):
         raise SpikebridgeDataError(f"baseline {baseline.name!r} cannot be run forward (no simulate method)")
@@ -119,8 +122,8 @@ def _fitted_baseline(name: str, prep: PreparedRecording, out_dir: Path, seed: in
     from spikebridge.experiments.prepared import recording_key
     from spikebridge.experiments.zoo import ModelSpec, fit_model
 
-    spec = ModelSpec(name=name, seed=seed)
-    model_dir = out_dir / "models" / recording_key(prep.info.name) / f"{name}-s{seed}"
+    spec = ModelSpec(name=name, seed=seed)  # the folder layout of `spikebridge evaluate`, so fits are shared
+    model_dir = out_dir / "models" / recording_key(prep.info.name) / f"{name}-{spec.profile}-s{seed}"
     meta = model_dir / "model.json"
     payload = json.loads(meta.read_text()) if meta.is_file() else {}
     if payload.get("spec") != spec.to_dict() or payload.get("data_hash") != prep.data_hash():
@@ -179,8 +182,13 @@ def run_realism(
             log(f"  {notes[-1]}")
             continue
         log(f"  {name}: fitting on {tkey} (or reusing) and running it forward")
-        fitted = _fitted_baseline(name, prep, out_dir, seed)
-        runs = simulate_baseline(fitted, prefix, gen.n_bins, gen.n_trials, seed)
+        try:
+            runs = simulate_baseline(_fitted_baseline(name, prep, out_dir, seed), prefix, gen.n_bins,
+                                     gen.n_trials, seed)  # fmt: skip
+        except SpikebridgeDataError as exc:
+            notes.append(f"{name} left out: {exc}")
+            log(f"  {notes[-1]}")
+            continue
         candidates[name] = ("floor" if name == "rate" else "baseline", runs[:, :, mask])
     candidates["real"] = ("ceiling", ceiling[None][:, :, mask])
     log(f"  computing statistics of {sum(c[1].shape[0] for c in candidates.values())} rasters")
