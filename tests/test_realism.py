@@ -142,3 +142,25 @@ def test_bad_inputs_raise():
     a, b = raster_stats(_raster(), CONFIG), raster_stats(_raster()[:, :4], CONFIG)
     with pytest.raises(SpikebridgeDataError, match="units"):
         compare(a, b, CONFIG)
+
+
+def test_report_section_tables_and_markup():
+    from spikebridge.experiments.realism import RealismResult
+    from spikebridge.report.realism import realism_html, realism_section, realism_tables
+
+    real = _raster(0)
+    pois = np.random.default_rng(5).random((2, T, 5)) < real.mean(axis=0)
+    a = assess(
+        {"m": ("model", pois), "rate": ("floor", pois[::-1]), "real": ("ceiling", _raster(3)[None])},
+        real, CONFIG, "test part, last 8 s", "test part, first 8 s",
+    )  # fmt: skip
+    result = RealismResult("m", "src", "tgt", "g.nwb", a, ("a note",), {})
+    ((title, header, rows),) = realism_tables(result)
+    assert header[:4] == ["statistic", "m (model, 2)", "rate (floor, 2)", "real (ceiling, 1)"]
+    assert len(rows) == len(metric_names(CONFIG)) and rows[0][0] == "rate_corr (higher is closer)"
+    assert "+/-" in rows[0][1] and "+/-" not in rows[0][3] and "last 8 s" in title
+    section = realism_section(result, ["figures/r.png"])
+    page = realism_html(section)
+    assert "a note" in page and "<img src='figures/r.png'" in page and page.count("<tr>") == len(rows) + 1
+    # the model is the floor's own samples: indistinguishable on every statistic, so the report says so
+    assert "not significantly closer to real activity" in section.notes[-1]

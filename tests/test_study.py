@@ -29,6 +29,8 @@ def test_study_writes_a_report(tmp_path):
         "margin over the target",
         "figures/roc_pr_r0.png",
         "matrix/figures/proximity_map.html",
+        "Free-running generation: realism",
+        "r0: no realism (test part under 8 s)",
     ):
         assert needle in page, needle
     assert (out / "figures" / "roc_pr_r0.png").stat().st_size > 10_000

@@ -69,6 +69,9 @@ def study_cmd(
     executor: str = typer.Option("local", help="Matrix executor: local | ray | inline."),
     address: str = typer.Option(None, help="Ray cluster address."),
     skip_matrix: bool = typer.Option(False, help="Only the datasets and the evaluation tables."),
+    realism_seconds: float = typer.Option(
+        60.0, help="Seconds per generated trial in the realism section (at most half the test part; 0: none)."
+    ),
 ) -> None:
     """Datasets, side-by-side evaluation (slice and in vivo), the cross-recording matrix, one HTML report."""
     from spikebridge.atomic import write_text_atomic
@@ -85,6 +88,13 @@ def study_cmd(
     names = evaluate or [n for n in EVALUATED if load_catalog()[n].present(root)]
     body = _evaluation_html(names, root, out, profile, n_boot, prep_cfg)
     sections.append(("Prediction of held-out test bins: models and baselines side by side", body))
+    if realism_seconds > 0:
+        sections.append(
+            (
+                "Free-running generation: realism",
+                _realism_html(names, root, out, profile, prep_cfg, realism_seconds),
+            )
+        )
     if not skip_matrix:
         recs = matrix or [n for n, e in load_catalog().items() if e.kind == "spikes" and e.present(root)]
         sections.append(
@@ -116,6 +126,41 @@ def _evaluation_html(names, root: Path, out: Path, profile: str, n_boot: int, pr
         print_report(report)
         _, fig_path = write_evaluation(report, out, report.source)
         parts.append(evaluation_section(report, relative(fig_path, out)))
+    return "\n".join(parts)
+
+
+def _realism_html(names, root: Path, out: Path, profile: str, prep_cfg, seconds: float) -> str:
+    """Generate 5 trials from each evaluated recording's BCE transformer; compare them with its test part."""
+    from spikebridge.errors import SpikebridgeError
+    from spikebridge.experiments.generation import GenerationRequest, generate_recording
+    from spikebridge.experiments.prepared import get_prepared, recording_key
+    from spikebridge.experiments.realism import run_realism
+    from spikebridge.io.generated import read_generated, write_generated
+    from spikebridge.report.html import relative
+    from spikebridge.report.realism import realism_html, realism_section, write_realism
+
+    parts = []
+    for name in names:
+        key = recording_key(name)
+        ckpt = out / "evaluate" / "models" / key / f"transformer-bce-{profile}-s0" / "best.ckpt"
+        test_s = get_prepared(name, prep_cfg, data_root=root)[0].test.duration
+        span = min(seconds, test_s / 2)
+        if not ckpt.is_file() or span < 4.0:
+            parts.append(
+                f"<p>{key}: no realism ({'no BCE model' if not ckpt.is_file() else 'test part under 8 s'}).</p>"
+            )
+            continue
+        console.print(f"[bold]realism[/bold] {key}: 5 trials x {span:g} s")
+        try:
+            gen = generate_recording(GenerationRequest(str(ckpt), name, span, trials=5), root, progress=True)
+            path = write_generated(gen, out / "realism" / f"generated_{key}.nwb")
+            result = run_realism(read_generated(path), name, out / "realism", root, log=console.print,
+                                 models_dir=out / "evaluate")  # fmt: skip
+        except SpikebridgeError as exc:
+            parts.append(f"<p>{key}: no realism ({exc}).</p>")
+            continue
+        figures = [relative(p, out) for p in write_realism(result, out / "realism")[1:]]
+        parts.append(realism_html(realism_section(result, figures)))
     return "\n".join(parts)
 
 

@@ -163,8 +163,13 @@ def run_realism(
     seed: int = 0,
     config: RealismConfig | None = None,
     log: Callable[[str], None] = print,
+    models_dir: Path | None = None,
 ) -> RealismResult:
-    """Assess ``gen`` against ``target``'s test part; write rows to ``out_dir/results.sqlite``."""
+    """Assess ``gen`` against ``target``'s test part; write rows to ``out_dir/results.sqlite``.
+
+    Baselines are fitted into (or reused from) ``models_dir/models`` (default ``out_dir``), the
+    layout of ``spikebridge evaluate``.
+    """
     from spikebridge.experiments.prepared import get_prepared, recording_key
 
     start = time.perf_counter()
@@ -183,7 +188,7 @@ def run_realism(
             continue
         log(f"  {name}: fitting on {tkey} (or reusing) and running it forward")
         try:
-            runs = simulate_baseline(_fitted_baseline(name, prep, out_dir, seed), prefix, gen.n_bins,
+            runs = simulate_baseline(_fitted_baseline(name, prep, Path(models_dir or out_dir), seed), prefix, gen.n_bins,
                                      gen.n_trials, seed)  # fmt: skip
         except SpikebridgeDataError as exc:
             notes.append(f"{name} left out: {exc}")

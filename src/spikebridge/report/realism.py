@@ -96,10 +96,10 @@ def _write_figures(result, folder: Path, stem: str) -> list[Path]:
 def realism_section(result, figure_paths: list[str]) -> RealismSection:
     """The report's data for one realism result (figure paths as the report should link them)."""
     notes = list(result.notes)
-    failing = [v.metric for v in result.assessment.verdicts if v.verdict.startswith(("further", "not"))]
+    failing = [v.metric for v in result.assessment.verdicts if not v.verdict.startswith("closer")]
     if failing:
         notes.append(
-            "The model is not closer to the real-vs-real ceiling than the Poisson baseline on: "
+            "The model is not significantly closer to real activity than the Poisson baseline on: "
             + ", ".join(failing)
         )
     return RealismSection(f"{result.model} on {result.target}", realism_tables(result), figure_paths, notes)
