@@ -134,18 +134,8 @@ def generate_from_engine(
     progress : bool
         Show a progress bar (rich).
     """
-    prefix = np.asarray(prefix)
-    if prefix.ndim != 2 or prefix.shape[0] < 1 or prefix.shape[1] != engine.n_units:
-        raise SpikebridgeDataError(
-            f"prefix must be (T0 >= 1, {engine.n_units}) for this model, got shape {prefix.shape}"
-        )
-    mask = np.ones(engine.n_units, bool) if unit_mask is None else np.asarray(unit_mask, bool)
-    if mask.shape != (engine.n_units,):
-        raise SpikebridgeDataError(f"unit_mask must be ({engine.n_units},), got {mask.shape}")
+    prefix, mask, chunk = _check_inputs(engine, prefix, unit_mask, config.chunk)
     context = engine.context
-    chunk = None if context is None else config.chunk or max(1, context // 2)
-    if chunk is not None and chunk > context:
-        raise SpikebridgeConfigError(f"chunk must be in 1..{context}, got {chunk}")
     k, n, steps = config.trials, engine.n_units, config.n_steps
     window = _window(prefix, context, k)
     spikes = np.zeros((k, steps, n), bool)
@@ -171,6 +161,23 @@ def generate_from_engine(
             if t % 1000 == 999:
                 advance(1000)
     return Generation(spikes=spikes, probs=probs, context=context, chunk=chunk)
+
+
+def _check_inputs(engine, prefix, unit_mask, chunk: int | None) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """Validated prefix ``(T0, N)``, unit mask ``(N,)`` and chunk (None when the engine never slides)."""
+    prefix = np.asarray(prefix)
+    if prefix.ndim != 2 or prefix.shape[0] < 1 or prefix.shape[1] != engine.n_units:
+        raise SpikebridgeDataError(
+            f"prefix must be (T0 >= 1, {engine.n_units}) for this model, got shape {prefix.shape}"
+        )
+    mask = np.ones(engine.n_units, bool) if unit_mask is None else np.asarray(unit_mask, bool)
+    if mask.shape != (engine.n_units,):
+        raise SpikebridgeDataError(f"unit_mask must be ({engine.n_units},), got {mask.shape}")
+    context = engine.context
+    chunk = None if context is None else chunk or max(1, context // 2)
+    if chunk is not None and chunk > context:
+        raise SpikebridgeConfigError(f"chunk must be in 1..{context}, got {chunk}")
+    return prefix, mask, chunk
 
 
 def _slide(engine, window: np.ndarray, spikes: np.ndarray, t: int, keep: int) -> None:
