@@ -43,8 +43,14 @@ class GenerationRequest:
     engine: str = "auto"
 
     def __post_init__(self) -> None:
+        from spikebridge.training.engines import ENGINES
+        from spikebridge.training.generate import GenerateConfig
+
         if not self.seconds > 0:
             raise SpikebridgeConfigError(f"seconds must be positive, got {self.seconds!r}")
+        if self.engine not in ENGINES:
+            raise SpikebridgeConfigError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+        GenerateConfig(1, self.trials, self.temperature, self.seed, self.chunk, self.engine)  # validates
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from spikebridge.data.generated import GeneratedSpikes
-from spikebridge.errors import SpikebridgeDataError
+from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 from spikebridge.evaluation.realism import RealismConfig, metric_names
 from spikebridge.evaluation.realism_compare import RealismAssessment, assess
 from spikebridge.experiments.generation import prefix_bins
@@ -171,7 +171,13 @@ def run_realism(
     layout of ``spikebridge evaluate``.
     """
     from spikebridge.experiments.prepared import get_prepared, recording_key
+    from spikebridge.experiments.zoo import BASELINES
 
+    unknown = [b for b in baselines if b not in BASELINES]
+    if unknown:
+        raise SpikebridgeConfigError(
+            f"unknown baseline(s) {', '.join(unknown)}; known: {', '.join(BASELINES)}"
+        )
     start = time.perf_counter()
     out_dir = Path(out_dir)
     prep, _ = get_prepared(target, PrepareConfig(n_units=gen.n_units), data_root=data_root)
