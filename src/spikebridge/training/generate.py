@@ -21,6 +21,8 @@ False (padding) are kept silent, as they are in real data.
 
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -143,8 +145,8 @@ def generate_from_engine(
     thresholds = _uniform_blocks(config.seed, k, n)
     temperature = np.float32(config.temperature)
     masked = not mask.all()
-    logits = engine.start(window)
-    with progress_bar(progress, steps, "generate (bins)") as advance:
+    with one_thread(), progress_bar(progress, steps, "generate (bins)") as advance:
+        logits = engine.start(window)
         for t in range(steps):
             scaled = logits if config.temperature == 1.0 else logits / temperature  # (K, N)
             if probs is not None:
@@ -161,6 +163,28 @@ def generate_from_engine(
             if t % 1000 == 999:
                 advance(1000)
     return Generation(spikes=spikes, probs=probs, context=context, chunk=chunk)
+
+
+@contextmanager
+def one_thread():
+    """Run torch, BLAS and OpenMP on one thread, then restore them.
+
+    A step is a few dozen operations on arrays of a few hundred numbers: extra threads cannot share
+    that work, and their busy-waiting between operations took a core from the main thread (measured:
+    twice the CPU time per bin with 2 threads on a loaded 2-core machine).
+    """
+    from threadpoolctl import threadpool_limits
+
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    try:
+        if torch is not None:
+            torch.set_num_threads(1)
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        if torch is not None:
+            torch.set_num_threads(before)
 
 
 def _check_inputs(engine, prefix, unit_mask, chunk: int | None) -> tuple[np.ndarray, np.ndarray, int | None]:
