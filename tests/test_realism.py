@@ -128,7 +128,8 @@ def test_assess_runs_every_candidate_and_keeps_figures():
     )  # fmt: skip
     assert out.candidates["model"].mean["isi_ks"] == 0.0 and out.candidates["rate"].n_trials == 2
     assert [v.metric for v in out.verdicts] == list(metric_names(CONFIG))
-    assert out.figures.rasters["model"].shape == (2000, 5) and out.figures.names[0] == "real (reference)"
+    assert out.figures.rasters["model (model)"].shape == (2000, 5)
+    assert out.figures.names == ("reference (real)", "model (model)", "rate (floor)", "real (ceiling)")
     assert out.to_dict()["candidates"]["rate"]["n_trials"] == 2
 
 

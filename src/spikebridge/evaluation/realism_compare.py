@@ -30,6 +30,7 @@ from spikebridge.evaluation.realism import (
 from spikebridge.evaluation.stats import versus_baseline
 
 ALPHA = 0.05
+REFERENCE = "reference (real)"  # label of the reference in the figure numbers; candidates are "name (role)"
 
 
 def _num(x: Any) -> Any:
@@ -272,14 +273,14 @@ def assess(
     # the products here are small: BLAS threads only contend (measured 40x slower on a loaded machine)
     with threadpool_limits(limits=1, user_api="blas"):
         ref = raster_stats(reference, config)
-        per_candidate, first = {}, {"real (reference)": ref}
+        per_candidate, first = {}, {REFERENCE: ref}
         for name, (role, rasters) in candidates.items():
             rows = []
             for k, raster in enumerate(np.asarray(rasters, bool)):
                 stats = raster_stats(raster, config)
                 rows.append(compare(stats, ref, config))
                 if k == 0:
-                    first[name] = stats
+                    first[f"{name} ({role})"] = stats
             per_candidate[name] = _summarise(name, role, rows)
     roles = {c.role: c for c in per_candidate.values()}
     verdicts = []

@@ -6,12 +6,16 @@ import numpy as np
 
 from spikebridge.viz.matrix import _mpl
 
-COLORS = {"real (reference)": "#222222", "real": "#2ca02c", "rate": "#9467bd", "glm": "#ff7f0e"}
+ROLE_COLORS = {"reference": "#222222", "ceiling": "#2ca02c", "floor": "#9467bd", "baseline": "#ff7f0e"}
 MODEL_COLOR = "#1f77b4"
 
 
-def _color(name: str) -> str:
-    return COLORS.get(name, MODEL_COLOR)
+def _color(label: str) -> str:
+    """Colour of a figure label: "reference (real)" or a candidate's "name (role)"."""
+    if label.startswith("reference"):
+        return ROLE_COLORS["reference"]
+    role = label.rsplit("(", 1)[-1].rstrip(")")
+    return ROLE_COLORS.get(role, MODEL_COLOR)
 
 
 def plot_rasters(figures, title: str = ""):
@@ -41,7 +45,7 @@ def plot_rasters(figures, title: str = ""):
 
 
 def _scatter(ax, figures, field: str, label: str, log: bool = False) -> None:
-    ref = getattr(figures, field)["real (reference)"]
+    ref = getattr(figures, field)[figures.names[0]]  # the reference comes first
     for name in figures.names[1:]:
         ax.scatter(ref, getattr(figures, field)[name], s=6, alpha=0.7, color=_color(name), label=name)
     lims = np.nanpercentile(np.concatenate([getattr(figures, field)[n] for n in figures.names]), [0, 100])
@@ -105,7 +109,7 @@ def plot_realism_distances(assessment, title: str = ""):
         x = np.arange(len(cands))
         means = [c.mean[metric] for c in cands]
         sds = [c.sd[metric] for c in cands]
-        ax.bar(x, means, yerr=sds, color=[_color(c.name) for c in cands])
+        ax.bar(x, means, yerr=sds, color=[_color(f"{c.name} ({c.role})") for c in cands])
         ax.set_xticks(x, [c.name for c in cands], rotation=30, ha="right", fontsize=7)
         arrow = "higher is closer" if higher_is_better(metric) else "lower is closer"
         ax.set_title(f"{metric} ({arrow})", fontsize=8)
