@@ -126,3 +126,17 @@ def test_baselines_with_simulate_get_one_seed_per_trial():
     assert runs.shape == (3, 12, 4)
     assert [c[2] for c in fake.calls] == [trial_seed(9, k) for k in range(3)]
     assert len({c[2] for c in fake.calls}) == 3 and all(c[:2] == ((7, 4), 12) for c in fake.calls)
+
+
+@pytest.mark.slow
+def test_cross_recording_prefix_with_fewer_units_keeps_padding_silent(checkpoint, tmp_path, capsys):
+    sim = simulate(n_units=6, n_bins=30_000, regime="in_vivo", seed=8)
+    units = [np.flatnonzero(sim.spikes[:, u]) + 1 for u in range(6)]
+    other = str(write_asdf_v5(tmp_path / "other.mat", units, n_bins=30_000))
+    out = tmp_path / "cross.mat"
+    assert main(["generate", str(checkpoint), "--prefix", other, "--seconds", "2", "--out", str(out)]) == 0
+    assert "padding to 8" in capsys.readouterr().err
+    gen = read_generated(out)
+    assert gen.metadata["prefix_recording"] == "other" and gen.metadata["model_source"] == "rec"
+    assert gen.unit_mask.sum() == 6 and not gen.spikes[:, :, ~gen.unit_mask].any()
+    assert gen.spikes[:, :, gen.unit_mask].any()
