@@ -29,6 +29,11 @@ distance               best   definition
                               (0 for independent units)
 =====================  =====  ===========================================================================
 
+Columns are ordered by training firing rate in every prepared recording, so ``rate_corr`` is high
+for any two recordings with similarly skewed rates (a slice model after an in vivo prefix scored 0.94
+against the in vivo test part while its rates were twice too high); ``rate_rel_error`` is the
+stricter rate statistic.
+
 A unit is *eligible* for the ISI statistics when it has at least ``min_spikes`` spikes in both
 rasters; the number of units each per-unit distance used is reported (``n_units_<distance>``).
 The most active pairs are the pairs among the reference's most active units with the largest product
