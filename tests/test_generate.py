@@ -128,3 +128,15 @@ def test_bad_arguments_raise():
         make_engine(model, "gpu")
     with pytest.raises(SpikebridgeConfigError, match="context"):
         NumpyEngine(model, context=CONTEXT + 1)
+
+
+def test_numpy_engine_with_long_contexts_equals_recompute():
+    torch.manual_seed(1)
+    config = SpikeTransformerConfig.profile("tiny", n_units=N_UNITS, n_heads=32, d_model=32, max_context=300)
+    model = SpikeTransformer(config).eval()
+    prefix = _raster(300)  # 2 trials x 32 heads x more than 256 keys from step 107 on: the large-array exp
+    runs = [
+        generate(model, prefix, 140, 2, seed=2, engine=e, keep_probs=True) for e in ("numpy", "recompute")
+    ]
+    np.testing.assert_allclose(runs[0].probs, runs[1].probs, atol=1e-6)
+    np.testing.assert_array_equal(runs[0].spikes, runs[1].spikes)

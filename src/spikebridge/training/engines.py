@@ -170,6 +170,17 @@ def _gelu_scaled(y: np.ndarray) -> np.ndarray:
     return out
 
 
+_TORCH_EXP_FROM = 16384  # elements from which torch's exp beats numpy's (measured: x1.7 at 120k float32)
+
+
+def _exp_inplace(x: np.ndarray) -> None:
+    """``x = exp(x)`` in place; large arrays go through torch's vectorised exp on the same memory."""
+    if x.size >= _TORCH_EXP_FROM:
+        _torch().from_numpy(x).exp_()
+    else:
+        np.exp(x, out=x)
+
+
 def _rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
     """Rotary rotation of ``x`` ``(..., Dh)`` at one position (``cos``/``sin`` ``(Dh/2,)``)."""
     even, odd = x[..., 0::2], x[..., 1::2]
@@ -268,7 +279,7 @@ class NumpyEngine:
         values[:, :, pos] = qkv[:, 2 * d :].reshape(batch, self.n_heads, self.head_dim)
         scores = q @ keys[:, :, :, : pos + 1]  # (B, H, 1, L)
         scores -= scores.max(axis=-1, keepdims=True)
-        np.exp(scores, out=scores)
+        _exp_inplace(scores)
         heads = (scores @ values[:, :, : pos + 1]) / scores.sum(axis=-1, keepdims=True)  # (B, H, 1, Dh)
         return heads.reshape(batch, d) @ layer.w_out + layer.b_out  # (B, D)
 
