@@ -217,10 +217,11 @@ def _store(result: RealismResult, prep: PreparedRecording, out_dir: Path, second
     for name, cand in result.assessment.candidates.items():
         config = {"role": cand.role, "n_trials": cand.n_trials, "realism": result.assessment.config,
                   "generated_file": result.generated_file, "reference": result.assessment.reference}  # fmt: skip
+        source = result.source if cand.role == "model" else result.target  # baselines: fitted on the target
         for metric in names:
-            rows.append(ResultRow(name, result.source, result.target, f"realism_{metric}", cand.mean[metric],
+            rows.append(ResultRow(name, source, result.target, f"realism_{metric}", cand.mean[metric],
                                   config=config, data_hash=data_hash))  # fmt: skip
-            rows.append(ResultRow(name, result.source, result.target, f"realism_{metric}_sd", cand.sd[metric],
+            rows.append(ResultRow(name, source, result.target, f"realism_{metric}_sd", cand.sd[metric],
                                   config=config, data_hash=data_hash))  # fmt: skip
     cell = f"{RUN}/{result.source}/{result.target}/{result.model}/{Path(result.generated_file).name}"
     ResultsStore(out_dir / "results.sqlite").write_cell(
