@@ -144,3 +144,11 @@ def test_templates_ship_with_the_package(tmp_path):
     assert {p.name for p in folder.iterdir()} >= {"report.html.j2", "blocks.html.j2", "style.css.j2"}
     path = write_report(Report("t", (Section("a", "A"),), stamp="s"), tmp_path / "r.html")
     assert path.read_text() == render_report(Report("t", (Section("a", "A"),), stamp="s"))
+
+
+def test_capability_sections_come_after_the_matrix_and_before_provenance():
+    from spikebridge.report.study import study_report
+
+    report = study_report([], [], None, {"rec": "abc"}, {}, {"whole study": 60.0},
+                          capabilities=(Section("generation", "Generated spikes"),))  # fmt: skip
+    assert [s.id for s in report.sections] == ["summary", "recordings", "generation", "provenance"]

@@ -237,8 +237,10 @@ def study_report(
     configs: dict[str, dict],
     run_seconds: dict[str, float],
     model: str = "transformer-dice",
+    capabilities: Sequence[Section] = (),
 ) -> Report:
-    """The whole study report: summary, recordings, evaluations, matrix, the paper's claims, provenance."""
+    """The whole study report: summary, recordings, evaluations, matrix, ``capabilities`` (one section
+    per further analysis, in the given order), the paper's claims, provenance."""
     from spikebridge.experiments.claims import check_claims
     from spikebridge.report.provenance import provenance_section
     from spikebridge.report.summary import claims_section, summary_section
@@ -252,6 +254,7 @@ def study_report(
         sections.append(evaluation_section(subs))
     if matrix is not None:
         sections.append(matrix_section(matrix.outputs, matrix.stats, matrix.histories, model=model))
+    sections += capabilities
     if claims:
         sections.append(claims_section(claims))
     sections.append(provenance_section(data_hashes, configs, run_seconds))
