@@ -34,9 +34,16 @@ def synthetic_evaluation(seed: int = 0, n_bins: int = 3000, n_units: int = 6) ->
     results = {}
     for model, signal in MODELS.items():
         results[model] = evaluate_predictions(
-            _probs(rng, test, rates, signal), test, mask, rates, val_probs=_probs(rng, val, rates, signal),
-            val_targets=val, n_boot=10, block_len=100, seed=seed,
-        )  # fmt: skip
+            _probs(rng, test, rates, signal),
+            test,
+            mask,
+            rates,
+            val_probs=_probs(rng, val, rates, signal),
+            val_targets=val,
+            n_boot=10,
+            block_len=100,
+            seed=seed,
+        )
     return EvaluationReport(
         "vitro_a",
         "vitro_a",
@@ -74,8 +81,10 @@ def synthetic_matrix(out: Path, seed: int = 0):
             for j, tgt in enumerate(NAMES):
                 pooled = 0.78 + 0.1 * signal * (i == j) + rng.normal(0, 0.01)
                 unit = 0.5 + 0.1 * signal + rng.normal(0, 0.01) if signal else 0.5
-                rows = [ResultRow(model, src, tgt, "roc_auc_pooled", pooled),
-                        ResultRow(model, src, tgt, "roc_auc_unit_mean", unit)]  # fmt: skip
+                rows = [
+                    ResultRow(model, src, tgt, "roc_auc_pooled", pooled),
+                    ResultRow(model, src, tgt, "roc_auc_unit_mean", unit),
+                ]
                 store.write_cell(run, f"score/{src}/{model}/{tgt}", rows)
     config = SimpleNamespace(run=run, recordings=NAMES, to_dict=lambda: {"recordings": list(NAMES)})
     preps = {
@@ -94,19 +103,30 @@ def synthetic_study_report(tmp: Path) -> Report:
 
     report = synthetic_evaluation()
     _, roc_pr = write_evaluation(report, tmp, "vitro_a")
-    dirs = {"transformer-dice": write_history(tmp / "fits" / "dice", [0.70, 0.80, 0.83, 0.82], 2),
-            "transformer-focal": write_history(tmp / "fits" / "focal", [0.65, 0.74, 0.78, 0.79], 3),
-            "rate": tmp / "fits" / "rate"}  # fmt: skip
+    dirs = {
+        "transformer-dice": write_history(tmp / "fits" / "dice", [0.70, 0.80, 0.83, 0.82], 2),
+        "transformer-focal": write_history(tmp / "fits" / "focal", [0.65, 0.74, 0.78, 0.79], 3),
+        "rate": tmp / "fits" / "rate",
+    }
     evaluation = EvaluationArtifacts(report, roc_pr, read_histories(dirs), 12.0)
     outputs, stats = synthetic_matrix(tmp / "matrix")
     src_dirs = {n: write_history(tmp / "fits" / n, [0.7, 0.75 + 0.01 * k], 1) for k, n in enumerate(NAMES)}
     matrix = MatrixArtifacts(outputs, stats, read_histories(src_dirs), {"recordings": list(NAMES)})
     records = [
-        {"name": n, "preparation": p, "kind": "spikes", "n_units": 6, "duration_s": 900.0, "mean_rate_hz": 3.0,
-         "spike_fraction": 0.003, "spike_fraction_fit": 0.003, "spike_fraction_val": 0.003,
-         "spike_fraction_test": 0.003}
+        {
+            "name": n,
+            "preparation": p,
+            "kind": "spikes",
+            "n_units": 6,
+            "duration_s": 900.0,
+            "mean_rate_hz": 3.0,
+            "spike_fraction": 0.003,
+            "spike_fraction_fit": 0.003,
+            "spike_fraction_val": 0.003,
+            "spike_fraction_test": 0.003,
+        }
         for n, p in zip(NAMES, PREPS, strict=True)
-    ]  # fmt: skip
+    ]
     hashes = {n: f"{k:016x}" for k, n in enumerate(NAMES)}
     seconds = {"recordings": 3.0, "evaluate vitro_a": 12.0, "matrix": 30.0, "whole study": 45.0}
     return study_report(records, [evaluation], matrix, hashes, {"prepare": {"n_units": 6}}, seconds)

@@ -14,8 +14,20 @@ from browser import check_page
 from report_fixtures import NAMES, synthetic_study_report
 from spikebridge.report.engine import write_report
 
-SECTIONS = ["summary", "recordings", "evaluation", "eval-vitro-a-vitro-a", "matrix", "matrix-table2",
-            "matrix-heatmaps", "matrix-bars", "matrix-proximity", "matrix-training", "claims", "provenance"]  # fmt: skip
+SECTIONS = [
+    "summary",
+    "recordings",
+    "evaluation",
+    "eval-vitro-a-vitro-a",
+    "matrix",
+    "matrix-table2",
+    "matrix-heatmaps",
+    "matrix-bars",
+    "matrix-proximity",
+    "matrix-training",
+    "claims",
+    "provenance",
+]
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +44,16 @@ def test_report_holds_every_section_offline(report_page):
     assert "<script src" not in page and "<link" not in page
     assert (
         len(re.findall(r'<img src="data:image/png;base64,', page)) == 11
-    )  # 2 evaluation, 6 heatmaps, 2 bars, 1
+    )  # ROC/PR + training, 6 heatmaps, 2 bars, matrix training
     assert page.count("Plotly.newPlot(") == 1
     headline = page[
         page.index("Headline: prediction") : page.index("</table>", page.index("Headline: prediction"))
     ]
     assert [r for r in ("best transformer", "strongest baseline", "firing rates only") if r in headline] == [
-        "best transformer", "strongest baseline", "firing rates only"]  # fmt: skip
+        "best transformer",
+        "strongest baseline",
+        "firing rates only",
+    ]
     assert "published ROC-AUC (quoted)" in page and "0.70 ± 0.09" in page
     for k, name in enumerate(NAMES):  # every recording's data hash is listed
         assert f'<tr><td>{name}</td><td class="num">{k:016x}</td></tr>' in page

@@ -149,6 +149,13 @@ def test_templates_ship_with_the_package(tmp_path):
 def test_capability_sections_come_after_the_matrix_and_before_provenance():
     from spikebridge.report.study import study_report
 
-    report = study_report([], [], None, {"rec": "abc"}, {}, {"whole study": 60.0},
-                          capabilities=(Section("generation", "Generated spikes"),))  # fmt: skip
+    report = study_report(
+        [],
+        [],
+        None,
+        {"rec": "abc"},
+        {},
+        {"whole study": 60.0},
+        capabilities=(Section("generation", "Generated spikes"),),
+    )
     assert [s.id for s in report.sections] == ["summary", "recordings", "generation", "provenance"]
