@@ -18,6 +18,10 @@ from spikebridge.report.html import EVAL_COLUMNS, format_metric, verdict
 METRIC_LABELS = {"roc_auc_pooled": "pooled ROC-AUC", "roc_auc_unit_mean": "per-unit ROC-AUC"}
 
 
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None or value != value else format(value, spec)
+
+
 def slug(text: str) -> str:
     """A section id made of letters, digits and ``-``."""
     return "".join(c if c.isalnum() else "-" for c in text).strip("-").lower() or "section"
@@ -83,7 +87,15 @@ def evaluation_subsection(report, roc_pr: Path | None, histories: dict) -> Secti
     first = next(iter(report.results.values()))
     rows = tuple((m, *(format_metric(r, k) for k, _ in EVAL_COLUMNS)) for m, r in report.results.items())
     tests = tuple(
-        (t["model"], t["against"], t["test"], t["n"], t.get("p_value"), t.get("effect")) for t in report.tests
+        (
+            t["model"],
+            t["against"],
+            t["test"],
+            t["n"],
+            _fmt(t.get("p_value"), ".2g"),
+            _fmt(t.get("effect"), "+.4f"),
+        )
+        for t in report.tests
     )
     title = report.source if report.source == report.target else f"{report.source} → {report.target}"
     blocks: list = [
