@@ -259,7 +259,7 @@ def _cross_check(summary, model, metric, label, vitro, vivo) -> ClaimCheck:
         return make_check(
             "cross-above-chance",
             scope,
-            "cross-preparation cells",
+            model,
             "chance",
             values,
             chance,
