@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -54,8 +55,14 @@ def test_training_curves_have_three_panels_and_mark_the_kept_epoch(tmp_path):
     }
     fig = plot_training_curves(histories, title="t")
     ax_tr, ax_val, ax_auc = fig.axes
-    assert ax_tr.get_yscale() == "log" and ax_val.get_yscale() == "log"
+    assert ax_tr.get_yscale() == "linear" and ax_val.get_yscale() == "linear"  # losses within a factor of 20
     assert len(ax_tr.get_lines()) == 2
     kept = [line for line in ax_val.get_lines() if line.get_marker() == "o"]
     assert [(list(k.get_xdata()), list(k.get_ydata())) for k in kept] == [([1], [0.35]), ([0], [0.65])]
+    plt.close(fig)
+    small = replace(
+        read_history(write_history(tmp_path / "s", [0.6], 0)), train_loss=(0.001,), val_loss=(0.002,)
+    )
+    fig = plot_training_curves({**histories, "bce": small})
+    assert fig.axes[0].get_yscale() == "log" and fig.axes[1].get_yscale() == "log"  # spread over 500x
     plt.close(fig)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 
 
-def _positive(values) -> bool:
-    finite = [v for v in values if math.isfinite(v)]
-    return bool(finite) and min(finite) > 0
+def _log_scale(series) -> bool:
+    """A logarithmic axis suits losses that are all positive and spread over more than a factor of 20."""
+    finite = [v for values in series for v in values if math.isfinite(v)]
+    return bool(finite) and min(finite) > 0 and max(finite) / min(finite) > 20
 
 
 def plot_training_curves(histories: dict, title: str = "", colors: dict | None = None):
@@ -23,8 +24,8 @@ def plot_training_curves(histories: dict, title: str = "", colors: dict | None =
 
     Notes
     -----
-    Losses of different loss functions have different scales, so the loss axes are logarithmic when
-    every value is positive. The kept (best) epoch is marked with a dot on the validation panels.
+    Losses of different loss functions have different scales, so a loss axis is logarithmic when its
+    values are positive and spread over more than a factor of 20. The kept (best) epoch is marked with a dot on the validation panels.
     """
     from spikebridge.viz.matrix import _mpl
 
@@ -41,7 +42,7 @@ def plot_training_curves(histories: dict, title: str = "", colors: dict | None =
             ax_val.plot(h.epochs[i], h.val_loss[i], "o", color=color, ms=5)
             ax_auc.plot(h.epochs[i], h.val_auc[i], "o", color=color, ms=5)
     for ax, values in ((ax_tr, "train_loss"), (ax_val, "val_loss")):
-        if all(_positive(getattr(h, values)) for h in histories.values()):
+        if _log_scale(getattr(h, values) for h in histories.values()):
             ax.set_yscale("log")
     ax_tr.set(xlabel="epoch", ylabel="loss", title="(a) training loss")
     ax_val.set(xlabel="epoch", ylabel="loss", title="(b) validation loss (dot: kept epoch)")
