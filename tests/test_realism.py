@@ -145,9 +145,13 @@ def test_bad_inputs_raise():
         compare(a, b, CONFIG)
 
 
-def test_report_section_tables_and_markup():
+def test_report_section_holds_the_table_figures_and_notes(tmp_path):
+    import matplotlib.pyplot as plt
+
     from spikebridge.experiments.realism import RealismResult
-    from spikebridge.report.realism import realism_html, realism_section, realism_tables
+    from spikebridge.report.blocks import Figure, Paragraph, Report, Table
+    from spikebridge.report.engine import render_report
+    from spikebridge.report.realism import realism_section, realism_tables
 
     real = _raster(0)
     pois = np.random.default_rng(5).random((2, T, 5)) < real.mean(axis=0)
@@ -160,8 +164,15 @@ def test_report_section_tables_and_markup():
     assert header[:4] == ["statistic", "m (model, 2)", "rate (floor, 2)", "real (ceiling, 1)"]
     assert len(rows) == len(metric_names(CONFIG)) and rows[0][0] == "rate_corr (higher is closer)"
     assert "+/-" in rows[0][1] and "+/-" not in rows[0][3] and "last 8 s" in title
-    section = realism_section(result, ["figures/r.png"])
-    page = realism_html(section)
-    assert "a note" in page and "<img src='figures/r.png'" in page and page.count("<tr>") == len(rows) + 1
+    fig, ax = plt.subplots()
+    fig.savefig(tmp_path / "realism_rasters_x.png")
+    plt.close(fig)
+    section = realism_section([(result, [tmp_path / "realism_rasters_x.png"])], ("other: no realism.",))
+    (run,) = section.subsections
+    assert section.id == "realism" and run.id == "realism-m-tgt"
+    kinds = [type(b) for b in run.blocks]
+    assert kinds == [Table, Paragraph, Paragraph, Figure] and len(run.blocks[0].rows) == len(rows)
     # the model is the floor's own samples: indistinguishable on every statistic, so the report says so
-    assert "not significantly closer to real activity" in section.notes[-1]
+    assert "not significantly closer to real activity" in run.blocks[2].text
+    page = render_report(Report("r", (section,)))
+    assert "other: no realism." in page and "a note" in page and "data:image/png;base64," in page

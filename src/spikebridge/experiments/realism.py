@@ -119,11 +119,12 @@ def _fitted_baseline(name: str, prep: PreparedRecording, out_dir: Path, seed: in
     """Fit (or reuse from ``out_dir/models``) a baseline on the fit part; returns the fitted object."""
     import pickle
 
+    from spikebridge.experiments.evaluate import fitted_model_dir
     from spikebridge.experiments.prepared import recording_key
     from spikebridge.experiments.zoo import ModelSpec, fit_model
 
-    spec = ModelSpec(name=name, seed=seed)  # the folder layout of `spikebridge evaluate`, so fits are shared
-    model_dir = out_dir / "models" / recording_key(prep.info.name) / f"{name}-{spec.profile}-s{seed}"
+    spec = ModelSpec(name=name, seed=seed)
+    model_dir = fitted_model_dir(out_dir, recording_key(prep.info.name), spec)  # shared with `evaluate`
     meta = model_dir / "model.json"
     payload = json.loads(meta.read_text()) if meta.is_file() else {}
     if payload.get("spec") != spec.to_dict() or payload.get("data_hash") != prep.data_hash():

@@ -1,16 +1,18 @@
-"""The realism section of the study report: data (tables, figure paths, verdicts) apart from markup."""
+"""Realism outputs: the table data, the JSON record and figures, and the study report's section.
+
+The section is data only (:mod:`spikebridge.report.blocks`); :mod:`spikebridge.report.engine` renders it.
+"""
 
 from __future__ import annotations
 
-import html
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from spikebridge.atomic import atomic_path, write_text_atomic
 from spikebridge.evaluation.realism import RealismConfig, higher_is_better, metric_names
+from spikebridge.report.blocks import Figure, Paragraph, Section, Table
 
-Table = tuple[str, list[str], list[list[str]]]
+TableData = tuple[str, list[str], list[list[str]]]
 
 
 def _cell(mean: float, sd: float, n_trials: int) -> str:
@@ -19,7 +21,7 @@ def _cell(mean: float, sd: float, n_trials: int) -> str:
     return f"{mean:.3f}" if n_trials < 2 else f"{mean:.3f} +/- {sd:.3f}"
 
 
-def realism_tables(result) -> list[Table]:
+def realism_tables(result) -> list[TableData]:
     """One (title, header, rows) table: a row per statistic, a column per candidate, then the verdict.
 
     Cells are mean +/- SD over trials; "gap closed" is 0 at the Poisson floor and 1 at the
@@ -45,19 +47,6 @@ def realism_tables(result) -> list[Table]:
         f"{a.reference}; ceiling: the {a.ceiling} (columns: candidate (role, trials); mean +/- SD over trials)"
     )
     return [(title, header, rows)]
-
-
-@dataclass(frozen=True)
-class RealismSection:
-    """What the report shows for one realism run: tables, figure paths (relative), notes."""
-
-    title: str
-    tables: list[Table]
-    figures: list[str]
-    notes: list[str]
-
-    def to_dict(self) -> dict:
-        return {"title": self.title, "tables": self.tables, "figures": self.figures, "notes": self.notes}
 
 
 def write_realism(result, out: Path, figures: bool = True) -> list[Path]:
@@ -93,8 +82,29 @@ def _write_figures(result, folder: Path, stem: str) -> list[Path]:
     return paths
 
 
-def realism_section(result, figure_paths: list[str]) -> RealismSection:
-    """The report's data for one realism result (figure paths as the report should link them)."""
+def realism_section(results: list[tuple[object, list[Path]]], notes: tuple[str, ...] = ()) -> Section:
+    """The report section of realism runs: per run a subsection with its table, figures and notes.
+
+    Parameters
+    ----------
+    results : list of (RealismResult, figure paths)
+        Figure paths as written by :func:`write_realism` (PNG files; embedded in the page).
+    notes : tuple of str
+        Sentences for runs that could not be made (e.g. a test part too short).
+    """
+    subsections = [_run_section(result, figures) for result, figures in results]
+    intro = (
+        "Each trial is generated after the bins that precede the test part and compared with the last "
+        "S seconds of the test part, beside samples of the per-unit rate (Poisson) baseline, the coupled "
+        "GLM run forward when it can be, and the first S seconds of the test part (the real-vs-real "
+        "ceiling). Distances are defined in spikebridge.evaluation.realism."
+    )
+    blocks = [Paragraph(intro), *(Paragraph(n) for n in notes)]
+    return Section("realism", "Free-running generation: realism", tuple(blocks), tuple(subsections))
+
+
+def _run_section(result, figures: list[Path]) -> Section:
+    ((title, header, rows),) = realism_tables(result)
     notes = list(result.notes)
     failing = [v.metric for v in result.assessment.verdicts if not v.verdict.startswith("closer")]
     if failing:
@@ -102,18 +112,19 @@ def realism_section(result, figure_paths: list[str]) -> RealismSection:
             "The model is not significantly closer to real activity than the Poisson baseline on: "
             + ", ".join(failing)
         )
-    return RealismSection(f"{result.model} on {result.target}", realism_tables(result), figure_paths, notes)
+    blocks = [Table(title, tuple(header), tuple(tuple(r) for r in rows))]
+    blocks += [Paragraph(n, emphasis=True) for n in notes]
+    blocks += [Figure.from_path(p, _caption(p)) for p in figures]
+    anchor = "".join(
+        c if c.isalnum() or c in "-_" else "-" for c in f"realism-{result.model}-{result.target}"
+    )
+    return Section(anchor, f"{result.model} on {result.target}", tuple(blocks))
 
 
-def realism_html(section: RealismSection) -> str:
-    """HTML markup of a :class:`RealismSection`."""
-    parts = [f"<h3>{html.escape(section.title)}</h3>"]
-    for title, header, rows in section.tables:
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
-        )
-        parts.append(f"<p>{html.escape(title)}</p><table><tr>{head}</tr>{body}</table>")
-    parts += [f"<p class='verdict'>{html.escape(n)}</p>" for n in section.notes]
-    parts += [f"<img src='{html.escape(p)}' alt='realism figure'>" for p in section.figures]
-    return "\n".join(parts)
+def _caption(path: Path) -> str:
+    name = Path(path).name
+    if name.startswith("realism_rasters"):
+        return "Real and generated rasters side by side (first 2 s of the reference and of trial 0 of each)"
+    if name.startswith("realism_statistics"):
+        return "Each statistic of every candidate against the reference (trial 0)"
+    return "Distances from the reference per candidate (mean +/- SD over trials)"
