@@ -33,6 +33,8 @@ def test_study_writes_a_report(tmp_path):
         "Training curves (transformers fitted on r0",
         "Plotly.newPlot",
         '<section id="provenance">',
+        '<section id="realism">',
+        "r0: no realism (test part under 8 s).",
     ):
         assert needle in page, needle
     images = re.findall(r'<img src="([^"]*)"', page)

@@ -51,6 +51,9 @@ def study_cmd(
     executor: str = typer.Option("local", help="Matrix executor: local | ray | inline."),
     address: str = typer.Option(None, help="Ray cluster address."),
     skip_matrix: bool = typer.Option(False, help="Only the datasets and the evaluation tables."),
+    realism_seconds: float = typer.Option(
+        60.0, help="Seconds per generated trial in the realism section (at most half the test part; 0: none)."
+    ),
 ) -> None:
     """Datasets, side-by-side evaluation (slice and in vivo), the cross-recording matrix, one HTML report."""
     from spikebridge.atomic import write_text_atomic
@@ -79,11 +82,61 @@ def study_cmd(
         hashes.update(matrix_hashes)
         seconds["matrix"], configs["matrix"] = matrix_art.stats["seconds"], matrix_art.config
     hashes.update(_missing_hashes(names, hashes, root, prep_cfg))
+    capabilities = []
+    if realism_seconds > 0:
+        t0 = time.perf_counter()
+        capabilities.append(_realism(names, root, out, profile, prep_cfg, realism_seconds))
+        seconds["realism"] = time.perf_counter() - t0
     seconds["whole study"] = time.perf_counter() - start
-    report = study_report(records, evaluations, matrix_art, hashes, configs, seconds)
+    report = study_report(
+        records, evaluations, matrix_art, hashes, configs, seconds, capabilities=capabilities
+    )
     report_path = write_report(report, out / "report.html")
     write_text_atomic(out / "datasets.json", json.dumps(records, indent=1, default=str))
     console.print(f"report: {report_path} ({seconds['whole study'] / 60:.1f} min)")
+
+
+def _realism(names, root: Path, out: Path, profile: str, prep_cfg, seconds: float):
+    """Generate 5 trials from each evaluated recording's BCE transformer; compare them with its test part."""
+    from spikebridge.errors import SpikebridgeError
+    from spikebridge.experiments.evaluate import fitted_model_dir
+    from spikebridge.experiments.generation import GenerationRequest, generate_recording
+    from spikebridge.experiments.prepared import get_prepared, recording_key
+    from spikebridge.experiments.realism import run_realism
+    from spikebridge.experiments.zoo import ModelSpec
+    from spikebridge.io.generated import read_generated, write_generated
+    from spikebridge.report.realism import realism_section, write_realism
+
+    results, notes = [], []
+    for name in names:
+        key = recording_key(name)
+        ckpt = (
+            fitted_model_dir(out / "evaluate", key, ModelSpec("transformer-bce", profile=profile))
+            / "best.ckpt"
+        )
+        span = min(seconds, get_prepared(name, prep_cfg, data_root=root)[0].test.duration / 2)
+        if not ckpt.is_file() or span < 4.0:
+            notes.append(
+                f"{key}: no realism ({'no BCE model' if not ckpt.is_file() else 'test part under 8 s'})."
+            )
+            continue
+        console.print(f"[bold]realism[/bold] {key}: 5 trials x {span:g} s")
+        try:
+            gen = generate_recording(GenerationRequest(str(ckpt), name, span, trials=5), root, progress=True)
+            path = write_generated(gen, out / "realism" / f"generated_{key}.nwb")
+            result = run_realism(
+                read_generated(path),
+                name,
+                out / "realism",
+                root,
+                log=console.print,
+                models_dir=out / "evaluate",
+            )  # fmt: skip; scored on the file as written
+        except SpikebridgeError as exc:
+            notes.append(f"{key}: no realism ({exc}).")
+            continue
+        results.append((result, write_realism(result, out / "realism")[1:]))
+    return realism_section(results, tuple(notes))
 
 
 def _missing_hashes(names, known: dict, root: Path, prep_cfg) -> dict[str, str]:
