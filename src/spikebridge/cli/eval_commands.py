@@ -9,7 +9,7 @@ from rich.table import Table
 
 from spikebridge.cli._console import console
 from spikebridge.report.html import EVAL_COLUMNS as COLUMNS
-from spikebridge.report.html import format_metric
+from spikebridge.report.html import TEST_HEADER, format_metric, significance_rows, verdict
 
 
 def print_report(report) -> None:
@@ -27,18 +27,17 @@ def print_report(report) -> None:
     for model, res in report.results.items():
         table.add_row(model, *(format_metric(res, key) for key, _ in COLUMNS))
     console.print(table)
-    tests = Table(title="significance of per-unit ROC-AUC (units paired)")
-    for col in ("model", "against", "test", "n", "statistic", "p", "median effect"):
-        tests.add_column(col, justify="right" if col in ("n", "statistic", "p", "median effect") else "left")
-    for t in report.tests:
-        p = t.get("p_value")
-        tests.add_row(
-            t["model"], t["against"], t["test"], str(t["n"]),
-            "-" if t.get("statistic") is None else f"{t['statistic']:.1f}",
-            "-" if p is None else f"{p:.2g}",
-            "-" if t.get("effect") is None else f"{t['effect']:+.4f}",
-        )  # fmt: skip
+    tests = Table(
+        title="per-unit ROC-AUC: two-sided Wilcoxon signed-rank tests paired over units (Holm over the table)"
+    )
+    for col in TEST_HEADER:
+        tests.add_column(col, justify="left" if col in ("model", "against", "verdict") else "right")
+    for row in significance_rows(report.tests):
+        tests.add_row(*(str(c) for c in row))
     console.print(tests)
+    line = verdict(report)
+    if line:
+        console.print(line)
 
 
 def evaluate_cmd(

@@ -46,11 +46,13 @@ def format_metric(res, name: str) -> str:
 
 
 def verdict(report) -> str:
-    """Plain-language comparison of the best transformer with the strongest baseline (per-unit ROC-AUC).
+    """The best transformer against the strongest baseline (mean per-unit ROC-AUC), in the verdict's words.
 
-    "beats" needs a positive difference and a paired Wilcoxon p below 0.05; otherwise the two are
-    called level, or the transformer is said to lose.
+    The words come from :func:`spikebridge.evaluation.verdict.verdict_from_test` (two-sided paired
+    Wilcoxon over units, Holm-adjusted over the evaluation's tests), like every other comparison.
     """
+    from spikebridge.evaluation.verdict import verdict_from_test
+
     per_unit = {m: r.metric("roc_auc_unit_mean").value for m, r in report.results.items()}
     transformers = {m: v for m, v in per_unit.items() if m.startswith("transformer")}
     baselines = {m: v for m, v in per_unit.items() if not m.startswith("transformer")}
@@ -58,31 +60,36 @@ def verdict(report) -> str:
         return ""
     best_t = max(transformers, key=transformers.get)
     best_b = max(baselines, key=baselines.get)
-    diff = transformers[best_t] - baselines[best_b]
-    test = next((t for t in report.tests if t["model"] == best_t and t["against"] == best_b), {})
-    p = test.get("p_value")
-    if diff > 0 and p is not None and p < 0.05:
-        word = "beats"
-    elif diff > 0:
-        word = "is level with"
-    else:
-        word = "does not beat"
-    p_text = "" if p is None else f", paired Wilcoxon over units p = {p:.2g}"
-    if word == "is level with":
-        p_text += ", not significant"
+    test = next((t for t in report.tests if t["model"] == best_t and t["against"] == best_b), None)
+    if test is None:
+        return ""
     return (
-        f"On {report.target}, the best transformer ({best_t}, per-unit ROC-AUC {transformers[best_t]:.3f}) "
-        f"{word} the strongest baseline ({best_b}, {baselines[best_b]:.3f}); difference {diff:+.3f}{p_text}."
+        f"On {report.target}, the best transformer by mean per-unit ROC-AUC is {best_t} "
+        f"({transformers[best_t]:.3f}) and the strongest baseline {best_b} ({baselines[best_b]:.3f}): "
+        + verdict_from_test(test).sentence()
     )
+
+
+def _p(value) -> str:
+    return "-" if value is None else f"{value:.2g}"
+
+
+def significance_rows(tests: list[dict]) -> list[list]:
+    """Rows (model, against, n, p, p Holm, median effect, verdict) of significance-test records."""
+    from spikebridge.evaluation.verdict import verdict_from_test
+
+    return [
+        [t["model"], t["against"], t["n"], _p(t.get("p_value")), _p(t.get("p_holm")),
+         "-" if t.get("effect") is None else f"{t['effect']:+.4f}", verdict_from_test(t).word]
+        for t in tests
+    ]  # fmt: skip
+
+
+TEST_HEADER = ["model", "against", "n units", "p (two-sided)", "p (Holm)", "median effect", "verdict"]
 
 
 def evaluation_section(report, figure: str | None) -> str:
     rows = [[m, *(format_metric(r, k) for k, _ in EVAL_COLUMNS)] for m, r in report.results.items()]
-    tests = [
-        [t["model"], t["against"], t["test"], t["n"], "-" if t.get("p_value") is None else f"{t['p_value']:.2g}",
-         "-" if t.get("effect") is None else f"{t['effect']:+.4f}"]
-        for t in report.tests
-    ]  # fmt: skip
     first = next(iter(report.results.values()))
     parts = [
         f"<h3>{html.escape(report.source)} &rarr; {html.escape(report.target)}</h3>",
@@ -90,7 +97,9 @@ def evaluation_section(report, figure: str | None) -> str:
         f"spike probability = {report.chance:.4f}. Intervals: 95% block bootstrap over time.</p>",
         _table(["model", *(c for _, c in EVAL_COLUMNS)], rows),
         f"<p class='verdict'>{html.escape(verdict(report))}</p>",
-        _table(["model", "against", "test", "n units", "p", "median effect"], tests),
+        "<p>Per-unit ROC-AUC, two-sided Wilcoxon signed-rank tests paired over units; p-values also "
+        "Holm-adjusted over this table, and the verdict uses the adjusted value at alpha = 0.05.</p>",
+        _table(TEST_HEADER, significance_rows(report.tests)),
     ]
     if figure:
         parts.append(f"<img src='{html.escape(figure)}' alt='ROC and PR curves'>")
