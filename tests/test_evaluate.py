@@ -22,9 +22,9 @@ MODELS = "transformer-dice,transformer-focal,transformer-bce,rate,history,glm"
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):
-    sim = simulate(n_units=10, n_bins=24000, regime="in_vivo", seed=3)
+    sim = simulate(n_units=10, n_bins=30000, regime="in_vivo", seed=3)
     units = [np.flatnonzero(sim.spikes[:, u]) + 1 for u in range(10)]
-    return str(write_asdf_v5(tmp_path_factory.mktemp("ev") / "sim.mat", units, n_bins=24000))
+    return str(write_asdf_v5(tmp_path_factory.mktemp("ev") / "sim.mat", units, n_bins=30000))
 
 
 def run(recording, out, *extra):
@@ -59,7 +59,7 @@ def test_table_has_every_model_and_metric_with_intervals(first_run):
         "TNR",
     ):
         assert header in out
-    assert "wilcoxon signed-rank (paired)" in out and "chance AP (spike probability)" in out
+    assert "two-sided Wilcoxon signed-rank" in out and "chance AP (spike probability)" in out
     rows = ResultsStore(out_dir / "results.sqlite").rows("evaluate")
     by = {(r["model"], r["metric"]): r for r in rows}
     assert by[("rate", "roc_auc_unit_mean")]["value"] == pytest.approx(0.5)

@@ -12,9 +12,9 @@ from spikebridge.simulation import simulate
 def test_study_writes_a_report(tmp_path):
     recs = []
     for i, regime in enumerate(["in_vitro", "in_vivo"]):
-        sim = simulate(n_units=8, n_bins=15000, regime=regime, seed=20 + i)
+        sim = simulate(n_units=8, n_bins=30000, regime=regime, seed=20 + i)
         units = [np.flatnonzero(sim.spikes[:, u]) + 1 for u in range(8)]
-        recs.append(str(write_asdf_v5(tmp_path / f"r{i}.mat", units, n_bins=15000)))
+        recs.append(str(write_asdf_v5(tmp_path / f"r{i}.mat", units, n_bins=30000)))
     out = tmp_path / "study"
     args = ["study", "--evaluate", recs[0], "--matrix", recs[0], "--matrix", recs[1], "--profile", "tiny"]
     assert main([*args, "--n-units", "8", "--n-boot", "5", "--out", str(out)]) == 0

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from spikebridge.cli._console import console
+from spikebridge.cli.data_commands import SAMPLING_RATE_HELP, UNITS_HELP, read_options
 from spikebridge.report.html import EVAL_COLUMNS as COLUMNS
 from spikebridge.report.html import TEST_HEADER, format_metric, significance_rows, verdict
 
@@ -46,7 +47,9 @@ def evaluate_cmd(
     models: str = typer.Option(
         ",".join(("transformer-dice", "transformer-focal", "transformer-bce", "rate", "history", "glm"))
     ),
-    profile: str = typer.Option("quick", help="Transformer profile: quick | paper."),
+    profile: str = typer.Option(
+        "quick", help="Transformer profile: tiny (seconds, smoke tests) | quick (CPU) | paper (GPU)."
+    ),
     epochs: int = typer.Option(None, help="Maximum epochs per transformer (default: the profile's)."),
     seed: int = typer.Option(0),
     n_boot: int = typer.Option(200, help="Block-bootstrap resamples for the 95% intervals."),
@@ -54,6 +57,8 @@ def evaluate_cmd(
     recompute: bool = typer.Option(False, help="Refit models even when a fitted one is cached."),
     out: Path = typer.Option(Path("spikebridge-out/evaluate"), "--out"),
     data_root: Path = typer.Option(None, "--data-root"),
+    sampling_rate: float = typer.Option(None, "--sampling-rate", help=SAMPLING_RATE_HELP),
+    units: str = typer.Option(None, "--units", help=UNITS_HELP),
 ) -> None:
     """Score the transformer (each loss) and the baselines on one test part; store tidy rows and figures."""
     from spikebridge.experiments.evaluate import EvaluateConfig, run_evaluation
@@ -68,7 +73,7 @@ def evaluate_cmd(
         seed=seed,
         max_epochs=epochs,
         n_boot=n_boot,
-        prepare=PrepareConfig(n_units=n_units),
+        prepare=PrepareConfig(n_units=n_units, read=tuple(read_options(sampling_rate, units).items())),
     )
     for m in cfg.models:
         cfg.spec(m)

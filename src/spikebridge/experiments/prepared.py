@@ -51,7 +51,7 @@ def get_prepared(
     path = cache_path(name_or_path, config, cache_dir)
     if path.is_file() and not refresh:
         return load_prepared(path), path
-    rec = recording if recording is not None else open_recording(name_or_path, data_root)
+    rec = recording if recording is not None else open_recording(name_or_path, data_root, **dict(config.read))
     if not isinstance(rec, SpikeTrains):
         raise SpikebridgeDataError(f"{name_or_path}: holds calcium traces, not spikes; it cannot be binned")
     prep = prepare(rec, config)
