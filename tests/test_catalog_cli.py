@@ -107,6 +107,19 @@ def test_prepare_any_file(tmp_path, capsys):
     assert "mine" in capsys.readouterr().out
 
 
+def test_files_with_the_same_name_do_not_share_a_cached_preparation(tmp_path):
+    from spikebridge.experiments.prepared import get_prepared
+
+    paths = []
+    for folder, step in (("a", 7), ("b", 3)):
+        (tmp_path / folder).mkdir()
+        paths.append(write_asdf_v5(tmp_path / folder / "rec.mat", [np.arange(1, 30000, step)], n_bins=30000))
+    first, first_path = get_prepared(str(paths[0]))
+    second, second_path = get_prepared(str(paths[1]))
+    assert first_path != second_path and first.data_hash() != second.data_hash()
+    assert second.fit.spike_fraction == pytest.approx(1 / 3, abs=1e-3)
+
+
 def test_prepare_late_starting_file_prints_its_start(tmp_path, capsys):
     rng = np.random.default_rng(0)
     units = [np.sort(rng.uniform(3600.0, 3700.0, 2000)) for _ in range(3)]
