@@ -92,3 +92,21 @@ def test_choose_block_length_uses_real_units_only():
     raster[:, 2] = True  # a padding column that would make the count constant if it counted
     block = choose_block_length(raster, np.array([True, True, False]), 1e-3, resolution_s=1e-3)
     assert block.limited_by == "minimum" and block.bins == 1000
+
+
+def test_evaluation_chooses_the_block_from_the_test_targets_by_default():
+    from spikebridge.evaluation.metrics import evaluate_predictions
+
+    counts = ar1_population(800.0, 120_000, seed=4)  # 120 s of 1 ms bins
+    y = np.zeros((counts.size, 2), dtype=bool)
+    y[:, 0] = counts > np.median(counts)  # a unit that follows the slow rate
+    y[::7, 1] = True
+    p = np.full(y.shape, 0.3)
+    res = evaluate_predictions(p, y, np.ones(2, bool), y.mean(0), 0.5, n_boot=5)
+    expected = choose_block_length(y, np.ones(2, bool), 1e-3, source="test targets")
+    assert res.bootstrap["block_len"] == expected.bins > 1000
+    assert (
+        res.bootstrap["block_choice"] == expected.to_dict() and res.bootstrap["block_s"] == expected.seconds
+    )
+    fixed = evaluate_predictions(p, y, np.ones(2, bool), y.mean(0), 0.5, n_boot=5, block_len=500)
+    assert fixed.bootstrap["block_len"] == 500 and fixed.bootstrap["block_choice"] is None

@@ -10,18 +10,12 @@ from rich.table import Table
 from spikebridge.cli._console import console
 from spikebridge.cli.data_commands import SAMPLING_RATE_HELP, UNITS_HELP, read_options
 from spikebridge.report.html import EVAL_COLUMNS as COLUMNS
-from spikebridge.report.html import TEST_HEADER, format_metric, significance_rows, verdict
+from spikebridge.report.html import TEST_HEADER, caption, format_metric, significance_rows, verdict
 
 
 def print_report(report) -> None:
     """The side-by-side table and the significance tests of an EvaluationReport."""
-    first = next(iter(report.results.values()))
-    level = int(round(100 * first.level))
-    title = (
-        f"{report.source} -> {report.target} test part: {first.n_bins} bins x {first.n_units} units, "
-        f"{first.n_spikes} spikes, chance AP (spike probability) {report.chance:.4f}; {level}% block-bootstrap intervals"
-    )
-    table = Table(title=title)
+    table = Table(title=f"{report.source} -> {report.target} test part", caption=caption(report))
     table.add_column("model")
     for _, label in COLUMNS:
         table.add_column(label, justify="right")

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from spikebridge.errors import SpikebridgeConfigError
+from spikebridge.evaluation.result_types import MetricValue
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,33 @@ class Resampler:
     def interval(self, reps: np.ndarray) -> tuple:
         """Percentile interval of replicates (B, ...) at ``level``."""
         return percentile_interval(reps, self.level)
+
+    def value(self, name: str, point: float, reps: np.ndarray) -> MetricValue:
+        """A ``MetricValue``: the point estimate and the percentile interval of its replicates (B,)."""
+        low, high = self.interval(reps)
+        return MetricValue(name, float(point), low, high)
+
+    def unit_values(self, key: str, point: np.ndarray, reps: np.ndarray) -> list[MetricValue]:
+        """``{key}_unit_mean`` and ``{key}_unit_median`` over scored units (finite ``point``), with intervals.
+
+        Parameters
+        ----------
+        key : str
+        point : ndarray, shape (R,)
+            Per-unit values (NaN for units that cannot be scored, which are left out).
+        reps : ndarray, shape (B, R)
+            Their bootstrap replicates (a resample may lose a unit's spikes: NaN is left out).
+        """
+        ok = np.isfinite(point)
+        if not ok.any():
+            return [MetricValue(f"{key}_unit_{s}", np.nan, np.nan, np.nan) for s in ("mean", "median")]
+        reps = np.where(np.isfinite(reps[:, ok]), reps[:, ok], np.nan)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN replicate rows give NaN
+            return [
+                self.value(f"{key}_unit_mean", point[ok].mean(), np.nanmean(reps, axis=1)),
+                self.value(f"{key}_unit_median", np.median(point[ok]), np.nanmedian(reps, axis=1)),
+            ]
 
 
 def segment_sums(values: np.ndarray, segment_len: int) -> np.ndarray:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from spikebridge.experiments.prepared import get_prepared, recording_key
-from spikebridge.experiments.scoring import result_rows, score
+from spikebridge.experiments.scoring import outputs_probabilities, result_rows, score
 from spikebridge.experiments.store import ResultsStore
 from spikebridge.experiments.zoo import ModelSpec, fit_model, load_predictor
 from spikebridge.preprocess.prepare import PrepareConfig, PreparedRecording
@@ -136,7 +136,14 @@ def run_evaluation(
         fit_seconds[model] = float(payload.get("seconds", 0.0))
         predict, _ = load_predictor(model_dir)
         log(f"  {model}: scoring {tkey} test part")
-        results[model] = score(predict, target, n_boot=cfg.n_boot, seed=cfg.seed)
+        results[model] = score(
+            predict,
+            target,
+            n_boot=cfg.n_boot,
+            seed=cfg.seed,
+            probabilistic=outputs_probabilities(model),
+            calibrated=("one_map", "unit_maps"),
+        )
         config = {**cfg.to_dict(), "model": spec.to_dict()}
         rows = result_rows(
             results[model], model, skey, tkey, config, f"{source.data_hash()}:{target.data_hash()}"

@@ -23,7 +23,8 @@ EVAL_COLUMNS = (
     ("roc_auc_unit_mean", "per-unit ROC-AUC"),
     ("ap_pooled", "pooled AP"),
     ("ap_unit_mean", "per-unit AP"),
-    ("bits_per_spike_pooled", "bits/spike"),
+    ("bits_per_spike_nlb_pooled", "bits/spike (NLB null)"),
+    ("bits_per_spike_train_pooled", "bits/spike (train-rate null)"),
     ("tpr", "TPR"),
     ("tnr", "TNR"),
 )
@@ -43,6 +44,49 @@ def format_metric(res, name: str) -> str:
     if m.ci_low is None or m.ci_low != m.ci_low:
         return f"{m.value:.3f}"
     return f"{m.value:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}]"
+
+
+def block_text(result) -> str:
+    """How long the bootstrap blocks of an EvaluationResult were and how they were chosen."""
+    from spikebridge.evaluation.bootstrap import BlockLength
+
+    boot = result.bootstrap
+    choice = boot.get("block_choice")
+    if choice:
+        return BlockLength(**choice).describe()
+    seconds = boot.get("block_s")
+    return f"{seconds:.1f} s blocks (given)" if seconds else f"blocks of {boot['block_len']} bins (given)"
+
+
+def caption(report) -> str:
+    """The plain-text caption of an evaluation table: sizes, chance, intervals, bits/spike nulls, unscored units."""
+    first = next(iter(report.results.values()))
+    level = int(round(100 * first.level))
+    auc = next((u for u in first.summaries if u.metric == "roc_auc"), None)
+    left_out = (
+        ""
+        if auc is None
+        else (
+            f" Per-unit means are over units with a test spike and a non-spike ({auc.n_scored} of "
+            f"{auc.n_units}; the {auc.n_units - auc.n_scored} others are left out and counted)."
+        )
+    )
+    calibrated = [m for m, r in report.results.items() if r.bits_source.startswith("scores calibrated")]
+    bits = (
+        "bits/spike: NLB null = each unit's mean rate over these test bins (train-rate null beside it); "
+        + "model probabilities uncalibrated"
+        + (
+            f", except {', '.join(calibrated)}: scores calibrated on the validation part (one map)"
+            if calibrated
+            else ""
+        )
+        + "."
+    )
+    return (
+        f"{first.n_bins} test bins x {first.n_units} units, {first.n_spikes} spikes; chance AP = spike "
+        f"probability = {report.chance:.4f}. Intervals: {level}% block bootstrap over time, "
+        f"{block_text(first)}. {bits}{left_out}"
+    )
 
 
 def verdict(report) -> str:
@@ -90,11 +134,9 @@ TEST_HEADER = ["model", "against", "n units", "p (two-sided)", "p (Holm)", "medi
 
 def evaluation_section(report, figure: str | None) -> str:
     rows = [[m, *(format_metric(r, k) for k, _ in EVAL_COLUMNS)] for m, r in report.results.items()]
-    first = next(iter(report.results.values()))
     parts = [
         f"<h3>{html.escape(report.source)} &rarr; {html.escape(report.target)}</h3>",
-        f"<p>{first.n_bins} test bins x {first.n_units} units, {first.n_spikes} spikes; chance AP = "
-        f"spike probability = {report.chance:.4f}. Intervals: 95% block bootstrap over time.</p>",
+        f"<p>{html.escape(caption(report))}</p>",
         _table(["model", *(c for _, c in EVAL_COLUMNS)], rows),
         f"<p class='verdict'>{html.escape(verdict(report))}</p>",
         "<p>Per-unit ROC-AUC, two-sided Wilcoxon signed-rank tests paired over units; p-values also "
