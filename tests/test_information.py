@@ -109,7 +109,8 @@ def test_calibrated_variants_one_map_and_unit_maps_by_hand():
 
 
 def test_bootstrap_replicates_of_bits_are_exact_ratios():
-    """With one resample the interval is its replicate: it equals bits/spike recomputed on the resampled bins."""
+    """With one resample the interval is its replicate: bits/spike recomputed on the resampled bins, the
+    null rates held at their values on the whole test part."""
     rng = np.random.default_rng(3)
     T = 3000
     rate = 0.05 * (1 + np.sin(np.arange(T) / 150.0))[:, None] * np.ones((1, 3))
@@ -119,6 +120,16 @@ def test_bootstrap_replicates_of_bits_are_exact_ratios():
     for seed in (0, 1):
         res = evaluate_predictions(p, y, np.ones(3, bool), train, 0.1, n_boot=1, block_len=300, seed=seed)
         idx = BlockBootstrap(T, block_len=300, n_boot=1, seed=seed).indices(0)
-        for null in ("nlb", "train"):
-            exact, _ = bits_per_spike(p[idx], y[idx], np.ones(3, bool), train, null=null)
+        for null, rates in (("nlb", y.mean(axis=0)), ("train", train)):
+            exact, _ = bits_per_spike(p[idx], y[idx], np.ones(3, bool), rates, null="train")
             assert res.metric(f"bits_per_spike_{null}_pooled").ci_low == pytest.approx(exact, rel=1e-9)
+
+
+def test_interval_of_a_constant_rate_model_contains_its_estimate():
+    """Re-estimating the NLB null per resample would push every replicate below the estimate."""
+    rng = np.random.default_rng(5)
+    y = rng.random((20000, 20)) < np.linspace(0.01, 0.05, 20)
+    p = np.tile(np.linspace(0.012, 0.048, 20), (20000, 1))  # close to, not at, the test rates
+    res = evaluate_predictions(p, y, np.ones(20, bool), p[0], 0.1, n_boot=100, block_len=1000, seed=1)
+    m = res.metric("bits_per_spike_nlb_pooled")
+    assert m.value < 0 and m.ci_low <= m.value <= m.ci_high

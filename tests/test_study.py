@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from conftest import write_asdf_v5
 from spikebridge.cli.main import main
+from spikebridge.report.readme import render_results
 from spikebridge.simulation import simulate
 
 
@@ -33,3 +36,12 @@ def test_study_writes_a_report(tmp_path):
         assert needle in page, needle
     assert (out / "figures" / "roc_pr_r0.png").stat().st_size > 10_000
     assert (out / "matrix" / "figures" / "heatmap_transformer-focal_roc_auc_unit_mean.png").is_file()
+    summary = json.loads((out / "study_summary.json").read_text())
+    assert [e["target"] for e in summary["evaluations"]] == ["r0"]
+    assert summary["evaluations"][0]["models"]["glm"]["metrics"]["bits_per_spike_nlb_pooled"][0] is not None
+    assert summary["matrix"]["proximity"]["model"] == "transformer-dice"
+    assert summary["matrix"]["proximity"]["metric"] == "roc_auc_unit_mean"
+    text = render_results(summary)
+    assert "| transformer-bce |" in text and "On per-unit ROC-AUC, transformer-bce " in text
+    assert "### Cross-recording matrix" in text and "2 of unknown preparation" in text
+    assert "Empty groups: in vitro self" in text  # asdf files do not say whether they are in vitro

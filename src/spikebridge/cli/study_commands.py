@@ -74,6 +74,7 @@ def study_cmd(
     from spikebridge.atomic import write_text_atomic
     from spikebridge.preprocess import PrepareConfig
     from spikebridge.report.html import render
+    from spikebridge.report.summary import study_summary, write_study_summary
 
     start = time.perf_counter()
     root = resolve_data_root(data_root)
@@ -83,26 +84,34 @@ def study_cmd(
     sections = [("Recordings", table_html)]
     prep_cfg = PrepareConfig(n_units=n_units)
     names = evaluate or [n for n in EVALUATED if load_catalog()[n].present(root)]
-    body = _evaluation_html(names, root, out, profile, n_boot, prep_cfg)
+    reports, matrix_done = [], (None, None)
+    body = _evaluation_html(names, root, out, profile, n_boot, prep_cfg, reports)
     sections.append(("Prediction of held-out test bins: models and baselines side by side", body))
     if not skip_matrix:
         recs = matrix or [n for n, e in load_catalog().items() if e.kind == "spikes" and e.present(root)]
-        sections.append(
-            (
-                "Cross-recording generation matrix",
-                _matrix_section(recs, root, out, profile, prep_cfg, executor, address),
-            )
-        )
+        html, matrix_done = _matrix_section(recs, root, out, profile, prep_cfg, executor, address)
+        sections.append(("Cross-recording generation matrix", html))
     minutes = (time.perf_counter() - start) / 60
+    settings = {
+        "profile": profile,
+        "seed": 0,
+        "n_boot": n_boot,
+        "n_units": n_units,
+        "skip_matrix": skip_matrix,
+    }
+    summary_path = write_study_summary(
+        out / "study_summary.json", study_summary(reports, *matrix_done, settings, minutes)
+    )
     sections.append(("Run", f"<p>Whole study: {minutes:.1f} min on this machine.</p>"))
     report_path = out / "report.html"
     write_text_atomic(report_path, render("spikebridge study report", sections))
     write_text_atomic(out / "datasets.json", json.dumps(records, indent=1, default=str))
-    console.print(f"report: {report_path} ({minutes:.1f} min)")
+    console.print(f"report: {report_path} ({minutes:.1f} min); results summary: {summary_path}")
 
 
-def _evaluation_html(names, root: Path, out: Path, profile: str, n_boot: int, prep_cfg) -> str:
-    """Evaluate every model on each recording; print the tables; return the report's HTML."""
+def _evaluation_html(names, root: Path, out: Path, profile: str, n_boot: int, prep_cfg, reports: list) -> str:
+    """Evaluate every model on each recording; print the tables; return the report's HTML (and collect
+    the reports in ``reports``)."""
     from spikebridge.cli.eval_commands import print_report
     from spikebridge.experiments.evaluate import EvaluateConfig, run_evaluation
     from spikebridge.report.evaluation import write_evaluation
@@ -114,6 +123,7 @@ def _evaluation_html(names, root: Path, out: Path, profile: str, n_boot: int, pr
         cfg = EvaluateConfig(source=name, profile=profile, n_boot=n_boot, prepare=prep_cfg)
         report = run_evaluation(cfg, out / "evaluate", root, log=console.print)
         print_report(report)
+        reports.append(report)
         _, fig_path = write_evaluation(report, out, report.source)
         parts.append(evaluation_section(report, relative(fig_path, out)))
     return "\n".join(parts)
@@ -128,7 +138,8 @@ def _matrix_section(
     config = MatrixConfig(recordings=tuple(recs), profile=profile, prepare=prep_cfg)
     run = MatrixRun(config, out / "matrix", root, log=console.print)
     stats = run.execute(executor=executor, address=address)
-    return _matrix_html(build_matrix_outputs(run, stats), stats, out)
+    outputs = build_matrix_outputs(run, stats)
+    return _matrix_html(outputs, stats, out), (outputs, stats)
 
 
 def _matrix_html(outputs: dict, stats: dict, out: Path) -> str:

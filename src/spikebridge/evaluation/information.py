@@ -11,7 +11,11 @@ the binary 1 ms bins, summed over units before dividing (pooled) or per unit. Tw
   against it a model also gains by following a change of rate between train and test.
 
 Probabilities and null rates are clipped to ``[eps, 1 - eps]``. Block-bootstrap replicates are exact
-ratios recomputed on every resample from per-segment sums (the NLB null is re-estimated per resample).
+ratios recomputed on every resample from per-segment sums, with both nulls held at their values on the
+whole test part. For the NLB null this is first-order exact (the null is the maximum-likelihood rate,
+so small changes of it do not change its likelihood to first order), whereas re-estimating it on every
+resample would add its in-sample optimism to every replicate and bias the percentile interval
+downwards, to the point of excluding the estimate for a model close to the null.
 """
 
 from __future__ import annotations
@@ -95,15 +99,15 @@ def bits_per_spike(
 
 
 def _gains(rs: Resampler, ll_sum: np.ndarray, ll_rep: np.ndarray, y: np.ndarray, null: str, rates, eps):
-    """Per-unit gains over the null, point (R,) and replicates (B, R), and the spike counts likewise."""
+    """Per-unit gains over the null, point (R,) and replicates (B, R), and the spike counts likewise.
+
+    The null rates stay at their values on the whole test part in every replicate (see the module docstring).
+    """
     k, n = y.sum(axis=0).astype(float), float(y.shape[0])
     k_rep, n_rep = rs.total(y.astype(float)), rs.total(np.ones(y.shape[0]))[:, None]  # (B, R), (B, 1)
-    if null == "nlb":
-        q, q_rep = k / n, k_rep / n_rep
-    else:
-        q, q_rep = rates, np.broadcast_to(rates, k_rep.shape)
+    q = k / n if null == "nlb" else rates
     gain = ll_sum - constant_loglik(k, n, q, eps)
-    gain_rep = ll_rep - constant_loglik(k_rep, n_rep, q_rep, eps)
+    gain_rep = ll_rep - constant_loglik(k_rep, n_rep, q[None, :], eps)
     return gain, gain_rep, k, k_rep
 
 

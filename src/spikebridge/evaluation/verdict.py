@@ -107,10 +107,16 @@ class Verdict:
     def significant(self) -> bool:
         return self.word not in (COMPARISON_WORDS[1], CHANCE_WORDS[1])
 
-    def stats_text(self) -> str:
-        """The numbers behind the verdict, e.g. "median difference +0.004, n = 126, p = 0.001 (Holm)"."""
+    def stats_text(self, compact: bool = False) -> str:
+        """The numbers behind the verdict.
+
+        E.g. "median paired difference +0.004, n = 126 units, two-sided Wilcoxon p = 0.001, Holm-adjusted",
+        or with ``compact`` (when the test is named elsewhere) "median +0.004, p = 0.001".
+        """
         if self.n == 0 or not np.isfinite(self.p_value):
             return f"n = {self.n}, {self.note or 'test undefined'}"
+        if compact:
+            return f"median {self.effect:+.3f}, p = {_fmt_p(self.p_value)}"
         what = "median difference from 0.5" if self.reference == "chance" else "median paired difference"
         if self.reference == "chance" and self.metric != "roc_auc":
             what = "median difference from chance"
@@ -168,12 +174,15 @@ def verdict_from_test(test: dict, alpha: float = DEFAULT_ALPHA, metric: str = "r
     )
 
 
-def summary_sentence(model: str, verdicts: list[Verdict]) -> str:
-    """One sentence joining several verdicts of the same model, e.g. "x beats rate (...), is level with glm (...)"."""
+def summary_sentence(model: str, verdicts: list[Verdict], compact: bool = False) -> str:
+    """One sentence joining several verdicts of the same model, e.g. "x beats rate (...), is level with glm (...)".
+
+    ``compact`` shortens the numbers (see :meth:`Verdict.stats_text`) for text that names the test once.
+    """
     parts = []
     for v in verdicts:
         target = "" if v.reference == "chance" else f" {v.reference}"
-        parts.append(f"{v.word}{target} ({v.stats_text()})")
+        parts.append(f"{v.word}{target} ({v.stats_text(compact)})")
     if not parts:
         return ""
     label = METRIC_LABELS.get(verdicts[0].metric, verdicts[0].metric)

@@ -88,6 +88,7 @@ def build_matrix_outputs(
         "seeds": {m: summary.seeds(m, "roc_auc_unit_mean") for m in transformers},
     }
     figs: list[Path] = []
+    pmap = None
     if figures and len(summary.names) >= 2:
         model = proximity_model_name or proximity_model(run.config.models, summary)
         proximity = None if model is None else (model, proximity_metric, proximity_margin)
@@ -107,6 +108,7 @@ def build_matrix_outputs(
         "summary_path": summary_path,
         "figures": figs,
         "summary": summary,
+        "proximity": pmap,
     }
 
 
