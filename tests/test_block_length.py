@@ -11,6 +11,7 @@ from spikebridge.evaluation.bootstrap import (
     autocorrelation,
     block_length_from_counts,
     choose_block_length,
+    first_persistent_lag,
 )
 
 N_UNITS, P0, S = 50, 0.02, 1.0  # population size, mean spike probability per bin, log-rate modulation
@@ -87,11 +88,21 @@ def test_autocorrelation_by_hand():
 
 
 def test_choose_block_length_uses_real_units_only():
-    raster = np.zeros((4000, 3), dtype=bool)
-    raster[::2, 0] = True  # an alternating unit: anticorrelated at lag 1 bin
-    raster[:, 2] = True  # a padding column that would make the count constant if it counted
-    block = choose_block_length(raster, np.array([True, True, False]), 1e-3, resolution_s=1e-3)
-    assert block.limited_by == "minimum" and block.bins == 1000
+    rng = np.random.default_rng(1)
+    raster = np.zeros((40_000, 3), dtype=bool)
+    raster[:, :2] = rng.random((40_000, 2)) < 0.05  # independent bins: the 1 s minimum
+    raster[:, 2] = np.arange(40_000) < 20_000  # a slow step in a padding column
+    block = choose_block_length(raster, np.array([True, True, False]), 1e-3)
+    assert (block.limited_by, block.bins) == ("minimum", 1000)
+    assert choose_block_length(raster, np.ones(3, bool), 1e-3).limited_by == "maximum"
+
+
+def test_a_single_dip_below_the_threshold_does_not_end_the_correlation():
+    acf = np.array([1.0, 0.5, 0.3, 0.08, 0.2, 0.15, 0.09, 0.05, 0.04, 0.03])
+    assert first_persistent_lag(acf, 0.1, run=1) == 3  # the dip at lag 3
+    assert first_persistent_lag(acf, 0.1, run=3) == 6  # stays below from lag 6 on
+    assert first_persistent_lag(acf[:8], 0.1, run=5) == 6  # cut short by the last lag examined
+    assert first_persistent_lag(np.array([1.0, 0.5, 0.4]), 0.1, run=2) is None
 
 
 def test_evaluation_chooses_the_block_from_the_test_targets_by_default():

@@ -244,9 +244,10 @@ class BlockLength:
     seconds : float
         The same in seconds.
     acf_lag_s : float
-        First lag (s, on the ``resolution_s`` grid) where the population-count autocorrelation falls
-        below ``threshold``; NaN when it never does within ``max_s`` or the count is constant.
-    threshold, resolution_s, min_s, max_s : float
+        First lag (s, on the ``resolution_s`` grid) from which the population-count autocorrelation
+        stays below ``threshold`` for ``persist_s``; NaN when it never does within ``max_s`` or the
+        count is constant.
+    threshold, resolution_s, min_s, max_s, persist_s : float
         The rule's settings (see :func:`block_length_from_counts`).
     limited_by : str
         "autocorrelation" (the lag decided), "minimum" (the lag was shorter than ``min_s``),
@@ -264,11 +265,12 @@ class BlockLength:
     max_s: float
     limited_by: str
     source: str = ""
+    persist_s: float = 1.0
 
     def describe(self) -> str:
         """E.g. "5.0 s blocks (population-count autocorrelation < 0.1 from 4.9 s; test targets)"."""
         if self.limited_by == "autocorrelation":
-            why = f"population-count autocorrelation < {self.threshold:g} from {self.acf_lag_s:.1f} s"
+            why = f"population-count autocorrelation < {self.threshold:g} from {self.acf_lag_s:.1f} s on"
         elif self.limited_by == "minimum":
             why = f"autocorrelation < {self.threshold:g} already at {self.acf_lag_s:.1f} s; minimum {self.min_s:g} s"
         elif self.limited_by == "maximum":
@@ -309,6 +311,12 @@ def autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
     return acov / denom
 
 
+def first_persistent_lag(acf: np.ndarray, threshold: float, run: int) -> int | None:
+    """First lag k >= 1 with ``acf[k : k + run] < threshold`` throughout (fewer lags at the end), or None."""
+    low = np.asarray(acf) < threshold
+    return next((k for k in range(1, low.size) if low[k : k + run].all()), None)
+
+
 def block_length_from_counts(
     counts: np.ndarray,
     bin_size: float,
@@ -317,13 +325,15 @@ def block_length_from_counts(
     min_s: float = 1.0,
     max_fraction: float = 0.1,
     source: str = "",
+    persist_s: float = 1.0,
 ) -> BlockLength:
     """Block length for a block bootstrap from the autocorrelation of a population spike count.
 
     The count per bin is summed into windows of ``resolution_s`` (so that the slow co-fluctuations that
     decide the variance of sums over many bins are not hidden by the spiking noise of single bins), and
-    the block is the first lag at which the autocorrelation of the windowed count falls below
-    ``threshold``, bounded below by ``min_s`` and above by ``max_fraction`` of the series.
+    the block is the first lag from which the autocorrelation of the windowed count stays below
+    ``threshold`` for ``persist_s`` (a single noisy dip does not end a slowly decaying correlation),
+    bounded below by ``min_s`` and above by ``max_fraction`` of the series.
 
     Parameters
     ----------
@@ -341,6 +351,9 @@ def block_length_from_counts(
         Longest block as a fraction of the series (at least ``min_s``), so that it holds enough blocks.
     source : str
         What the counts are, recorded in the result.
+    persist_s : float
+        How long the autocorrelation must stay below ``threshold``, seconds (cut short by the end of
+        the lags examined).
 
     Returns
     -------
@@ -358,8 +371,16 @@ def block_length_from_counts(
     max_bins = min(n_bins, max(min_bins, int(n_bins * max_fraction)))
     windowed = np.add.reduceat(counts, np.arange(0, n_bins - win + 1, win)) if n_bins >= win else counts
     acf = autocorrelation(windowed, max(1, max_bins // win))
-    below = np.flatnonzero(acf[1:] < threshold) + 1
-    settings = dict(threshold=threshold, resolution_s=win * bin_size, min_s=min_s, max_s=max_bins * bin_size)
+    run = max(1, int(round(persist_s / (win * bin_size))))
+    lag = first_persistent_lag(acf, threshold, run)
+    below = np.array([] if lag is None else [lag], dtype=int)
+    settings = dict(
+        threshold=threshold,
+        resolution_s=win * bin_size,
+        min_s=min_s,
+        max_s=max_bins * bin_size,
+        persist_s=persist_s,
+    )
     if not np.isfinite(acf).all():
         bins, lag_s, why = min_bins, np.nan, "constant"
     elif below.size == 0:
