@@ -101,3 +101,9 @@ def test_scoring_training_bins_is_refused(recording):
 
     with pytest.raises(SpikebridgeProtocolError, match="overlap"):
         score(predict, leaky, n_boot=5)
+
+
+def test_help_lists_every_profile(capsys):
+    assert main(["evaluate", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "tiny" in text and "quick" in text and "paper" in text and "--units" in text
