@@ -24,6 +24,7 @@ import numpy as np
 
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 from spikebridge.evaluation.bootstrap import Resampler
+from spikebridge.evaluation.calibration import make_calibrator
 from spikebridge.evaluation.result_types import MetricValue
 
 NULLS = ("nlb", "train")
@@ -155,3 +156,31 @@ def bits_metrics(
                 out += rs.unit_values(name, units, rep_units)
                 per_unit["bits_per_spike" if null == "nlb" else "bits_per_spike_train"] = units
     return out, per_unit
+
+
+CALIBRATED_VARIANTS = {"one_map": False, "unit_maps": True}  # variant name -> one calibration map per unit
+
+
+def probability_sets(
+    probs, val_probs, val_targets, unit_mask, method, seed, probabilistic, variants
+) -> tuple:
+    """The probabilities scored by bits per spike, real units only (T, R): the headline and calibrated variants.
+
+    ``probs`` (T, N) are the test outputs; calibrations (``method``) are fitted on ``val_probs`` /
+    ``val_targets`` (T_val, N) only. The headline is ``probs`` when ``probabilistic``, else the scores
+    calibrated with one map for all units. Returns ``({"headline": ..., "cal_one_map": ..., ...},
+    source)``, where ``source`` says how the headline probabilities were obtained.
+    """
+    calibrated = {}
+    wanted = set(variants) | (set() if probabilistic else {"one_map"})
+    for name in CALIBRATED_VARIANTS:
+        if name in wanted:
+            cal = make_calibrator(method, per_unit=CALIBRATED_VARIANTS[name], seed=seed)
+            calibrated[name] = cal.fit(val_probs, val_targets, unit_mask).transform(probs)[:, unit_mask]
+    if probabilistic:
+        headline, source = probs[:, unit_mask], "model probabilities, uncalibrated"
+    else:
+        headline = calibrated["one_map"]
+        source = f"scores calibrated on the validation part ({method}, one map for all units)"
+    sets = {"headline": headline, **{f"cal_{v}": calibrated[v] for v in variants}}
+    return sets, source

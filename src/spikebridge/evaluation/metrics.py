@@ -23,7 +23,12 @@ from threadpoolctl import threadpool_limits
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError, SpikebridgeProtocolError
 from spikebridge.evaluation.bootstrap import BlockBootstrap, Resampler, choose_block_length, segment_sums
 from spikebridge.evaluation.calibration import make_calibrator
-from spikebridge.evaluation.information import bits_metrics, bits_per_spike
+from spikebridge.evaluation.information import (
+    CALIBRATED_VARIANTS,
+    bits_metrics,
+    bits_per_spike,
+    probability_sets,
+)
 from spikebridge.evaluation.ranking import RankStats, curves_from_stats, rank_stats
 from spikebridge.evaluation.result_types import Curve, EvaluationResult, MetricValue, UnitSummary
 
@@ -250,32 +255,6 @@ def _resolve_threshold(threshold, val_probs, val_targets, unit_mask, rule) -> tu
     return choose_threshold(val_probs, val_targets, unit_mask, rule), f"validation:{rule}"
 
 
-CALIBRATED_VARIANTS = {"one_map": False, "unit_maps": True}  # variant name -> one calibration map per unit
-
-
-def _probability_sets(
-    probs, val_probs, val_targets, unit_mask, method, seed, probabilistic, variants
-) -> tuple:
-    """The probabilities scored by bits per spike, real units only (T, R): the headline and calibrated variants.
-
-    Returns ``({"headline": ..., "cal_one_map": ..., ...}, source)`` where ``source`` says how the
-    headline probabilities were obtained.
-    """
-    calibrated = {}
-    wanted = set(variants) | (set() if probabilistic else {"one_map"})
-    for name in CALIBRATED_VARIANTS:
-        if name in wanted:
-            cal = make_calibrator(method, per_unit=CALIBRATED_VARIANTS[name], seed=seed)
-            calibrated[name] = cal.fit(val_probs, val_targets, unit_mask).transform(probs)[:, unit_mask]
-    if probabilistic:
-        headline, source = probs[:, unit_mask], "model probabilities, uncalibrated"
-    else:
-        headline = calibrated["one_map"]
-        source = f"scores calibrated on the validation part ({method}, one map for all units)"
-    sets = {"headline": headline, **{f"cal_{v}": calibrated[v] for v in variants}}
-    return sets, source
-
-
 def _pooled_stats(p_cols: np.ndarray, y_cols: np.ndarray, orders: np.ndarray) -> RankStats | None:
     """Pooled rank statistics of (R, T) columns; the pooled order merges the per-unit sorted runs."""
     T = p_cols.shape[1]
@@ -446,7 +425,7 @@ def evaluate_predictions(
 
     def side_work():  # runs while the pooled rank statistics are computed in another thread
         thr, source = _resolve_threshold(threshold, val_probs, val_targets, unit_mask, threshold_rule)
-        sets, bits_source = _probability_sets(
+        sets, bits_source = probability_sets(
             probs, val_probs, val_targets, unit_mask, calibration, seed, probabilistic, calibrated
         )
         bps_values, bps_units = bits_metrics(rs, sets, y, train_rates[unit_mask], eps)
