@@ -128,7 +128,8 @@ def test_prepare_late_starting_file_prints_its_start(tmp_path, capsys):
     assert main(["prepare", str(path), "--n-units", "3", "--train", "60", "--test", "30"]) == 0
     out = capsys.readouterr().out
     assert f"window starts at {first:.3f} s on the recording's clock" in out
-    assert "the first spike (the file gives no start)" in out and "0 silent in train" in out
+    assert f"its first spike ({first:.3f} s; the file gives no start) + 0 s skipped" in out
+    assert "0 silent in train" in out
     assert "spike fraction 0.00000" not in out
 
 

@@ -131,13 +131,14 @@ def prepare_cmd(
         path = save_prepared(prep, out)
     s = prep.summary()
     console.print(f"[bold]{recording_key(recording)}[/bold] -> {path}")
-    rule = s["recording_start_rule"]
+    start, skipped = s["recording_start_s"], s["window_start_s"] - s["recording_start_s"]
     origin = (
-        "the recording's start" if rule == "recording start" else "the first spike (the file gives no start)"
+        f"the recording's start ({start:.3f} s)"
+        if s["recording_start_rule"] == "recording start"
+        else f"its first spike ({start:.3f} s; the file gives no start)"
     )
     console.print(
-        f"  window starts at {s['window_start_s']:.3f} s on the recording's clock: {s['window_start_s'] - s['recording_start_s']:g} s "
-        f"after {origin}, at {s['recording_start_s']:.3f} s"
+        f"  window starts at {s['window_start_s']:.3f} s on the recording's clock: {origin} + {skipped:g} s skipped"
     )
     quality = prep.info.extra.get("column_quality")
     if quality:
