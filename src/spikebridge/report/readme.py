@@ -78,6 +78,14 @@ def _evaluation(ev: dict) -> list[str]:
     for model, res in ev["models"].items():
         cells = [_cell(res["metrics"].get(key, (None, None, None))) for key, _ in EVAL_COLUMNS]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    rate = ev["models"].get("rate", {}).get("metrics", {})
+    if rate.get("roc_auc_pooled", [None])[0] is not None:
+        lines += [
+            "",
+            f"The rate baseline knows nothing about time (per-unit ROC-AUC "
+            f"{rate['roc_auc_unit_mean'][0]:.3f}), yet scores a pooled ROC-AUC of "
+            f"{rate['roc_auc_pooled'][0]:.3f}: read pooled values against it.",
+        ]
     lines += ["", *_verdicts(ev), ""]
     return lines
 
