@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from spikebridge.report.html import render, verdict
+from spikebridge.report.html import verdict
 
 
 def _report(t_value, b_value, p, direction=0.3):
@@ -31,8 +31,3 @@ def test_verdict_words_come_from_the_verdict_rule():
     assert "transformer-bce is level with glm" in verdict(_report(0.53, 0.52, 0.2))
     assert "transformer-bce loses to glm" in verdict(_report(0.51, 0.52, 0.001, direction=-0.4))
     assert "is level with glm" in verdict(_report(0.51, 0.52, 0.9, direction=-0.1))
-
-
-def test_render_is_a_page():
-    page = render("t", [("Section <1>", "<p>x</p>")])
-    assert page.startswith("<!doctype html>") and "Section &lt;1&gt;" in page and "<p>x</p>" in page

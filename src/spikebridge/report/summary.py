@@ -1,157 +1,116 @@
-"""The study's small summary of results (JSON kept in the repository), from which the README's result
-sections are rendered (:mod:`spikebridge.report.readme`).
-
-It holds numbers only, never per-bin data: per evaluation the test part's size, the bootstrap block,
-each model's headline metrics with their intervals and the significance-test records (verdict
-sentences are written from them at render time, by :mod:`spikebridge.evaluation.verdict`); per matrix
-the Table 2 group statistics and the proximity map's model, metric, stress and below-chance cells.
-"""
+"""The report's opening section: headline numbers beside their baselines, and the paper's claims checked."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
-from spikebridge.atomic import write_text_atomic
-from spikebridge.provenance import stamp
+from spikebridge.report.blocks import Claim, Paragraph, Section, Table
+from spikebridge.report.html import format_metric, verdict
+from spikebridge.report.published import mean_sd_text
 
-SCHEMA = 1
-SUMMARY_METRICS = (
-    "roc_auc_pooled",
-    "roc_auc_unit_mean",
-    "ap_pooled",
-    "ap_unit_mean",
-    "bits_per_spike_nlb_pooled",
-    "bits_per_spike_train_pooled",
-    "bits_per_spike_nlb_cal_one_map",
-    "bits_per_spike_nlb_cal_unit_maps",
-    "tpr",
-    "tnr",
+HEADLINE = (
+    ("roc_auc_unit_mean", "per-unit ROC-AUC"),
+    ("roc_auc_pooled", "pooled ROC-AUC"),
+    ("ap_pooled", "pooled AP"),
+    ("bits_per_spike_nlb_pooled", "bits/spike (NLB null)"),
 )
-TEST_KEYS = (
-    "model",
-    "against",
-    "metric",
-    "n",
-    "n_dropped",
-    "p_value",
-    "p_holm",
-    "effect",
-    "rank_biserial",
-    "note",
-)
-MATRIX_METRICS = ("roc_auc_unit_mean", "roc_auc_pooled")
 
 
-def _num(x) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return round(x, 6) if np.isfinite(x) else None
-
-
-def evaluation_entry(report) -> dict[str, Any]:
-    """The summary of one :class:`~spikebridge.experiments.evaluate.EvaluationReport`."""
-    first = next(iter(report.results.values()))
-    auc = next(u for u in first.summaries if u.metric == "roc_auc")
-    models = {}
-    for name, res in report.results.items():
-        have = {m.name: m for m in res.metrics}
-        models[name] = {
-            "metrics": {
-                k: [_num(have[k].value), _num(have[k].ci_low), _num(have[k].ci_high)]
-                for k in SUMMARY_METRICS
-                if k in have
-            },
-            "bits_source": res.bits_source,
-        }
-    return {
-        "source": report.source,
-        "target": report.target,
-        "n_bins": first.n_bins,
-        "n_units": first.n_units,
-        "n_scored_units": auc.n_scored,
-        "n_spikes": first.n_spikes,
-        "chance": _num(report.chance),
-        "level": first.level,
-        "n_boot": first.bootstrap.get("n_boot"),
-        "block": first.bootstrap.get("block_choice") or {"bins": first.bootstrap.get("block_len")},
-        "models": models,
-        "tests": [{k: t.get(k) for k in TEST_KEYS} for t in report.tests],
+def _best(report, transformers: bool) -> str | None:
+    """The model with the highest per-unit ROC-AUC among transformers (or among the baselines)."""
+    pool = {
+        m: r.metric("roc_auc_unit_mean").value
+        for m, r in report.results.items()
+        if m.startswith("transformer") == transformers
     }
+    pool = {m: v for m, v in pool.items() if v is not None and np.isfinite(v)}
+    return max(pool, key=pool.get) if pool else None
 
 
-def matrix_entry(outputs: dict, stats: dict) -> dict[str, Any]:
-    """The summary of a finished matrix from :func:`~spikebridge.report.matrix.build_matrix_outputs`."""
-    summary = outputs["summary"]
-    table: dict[str, dict[str, list]] = {}
-    for metric in MATRIX_METRICS:
-        for model in summary.models:
-            if (model, metric) in summary.values:
-                groups = [g.to_dict() for g in summary.table2(model, metric)]
-                table.setdefault(metric, {})[model] = [
-                    {**g, "mean": _num(g["mean"]), "sd": _num(g["sd"])} for g in groups
-                ]
-    below = {
-        model: int(np.sum(summary.matrix(model, "roc_auc_unit_mean") < 0.5))
-        for model in summary.models
-        if (model, "roc_auc_unit_mean") in summary.values
-    }
-    pmap = outputs.get("proximity")
-    return {
-        "names": list(summary.names),
-        "preparations": list(summary.preparations),
-        "models": list(summary.models),
-        "fits": stats["computed"]["fit"],
-        "scores": stats["computed"]["score"],
-        "reused": stats["skipped"],
-        "minutes": round(stats["seconds"] / 60, 1),
-        "table2": table,
-        "cells_below_chance_unit_auc": below,
-        "proximity": None
-        if pmap is None
-        else {
-            "model": pmap.model,
-            "metric": pmap.metric,
-            "stress1": _num(pmap.stress1),
-            "below_chance": [[s, t, _num(v)] for s, t, v in pmap.below_chance],
-        },
-    }
+def headline_table(reports: Sequence) -> Table:
+    """Per evaluated recording: the best transformer, the strongest baseline and the rate baseline."""
+    rows = []
+    for rep in reports:
+        roles = (
+            ("best transformer", _best(rep, True)),
+            ("strongest baseline", _best(rep, False)),
+            ("firing rates only", "rate" if "rate" in rep.results else None),
+        )
+        for role, model in roles:
+            if model is not None:
+                res = rep.results[model]
+                rows.append(
+                    (rep.target, role, model, *(format_metric(res, k) for k, _ in HEADLINE), rep.chance)
+                )
+    return Table(
+        "Headline: prediction of held-out test bins (95% block-bootstrap intervals)",
+        ("recording", "role", "model", *(label for _, label in HEADLINE), "chance AP"),
+        tuple(rows),
+        notes=(
+            "Per-unit ROC-AUC ranks each unit's bins separately: firing rates alone score 0.5 on it. Pooled "
+            "ROC-AUC (the paper's number) also rewards knowing which units fire more, so read it against "
+            "the rate baseline. Chance AP is the test spike probability.",
+        ),
+    )
 
 
-def study_summary(
-    reports: list, matrix_outputs: dict | None, matrix_stats: dict | None, settings: dict, minutes: float
-) -> dict[str, Any]:
-    """The whole study's summary: settings, provenance, evaluations and (optionally) the matrix.
+def matrix_headline(summary, model: str) -> Paragraph:
+    """One sentence on the matrix's cross-recording cells, beside what firing rates alone give."""
+    off = ~np.eye(len(summary.names), dtype=bool)
 
-    Parameters
-    ----------
-    reports : list of EvaluationReport
-    matrix_outputs, matrix_stats : dict or None
-        ``build_matrix_outputs(...)`` and ``MatrixRun.execute(...)`` of the matrix (None: no matrix).
-    settings : dict
-        The study's options (profile, seed, n_boot, ...).
-    minutes : float
-        Wall time of the whole study.
-    """
-    prov = stamp()
-    return {
-        "schema": SCHEMA,
-        "settings": dict(settings),
-        "package_version": prov["package_version"],
-        "git_commit": prov["git_commit"],
-        "created_at": prov["created_at"],
-        "minutes": round(minutes, 1),
-        "evaluations": [evaluation_entry(r) for r in reports],
-        "matrix": None if matrix_outputs is None else matrix_entry(matrix_outputs, matrix_stats),
-    }
+    def cells(m, metric):
+        return summary.matrix(m, metric)[off] if (m, metric) in summary.values else np.zeros(0)
+
+    return Paragraph(
+        f"Cross-recording matrix of {len(summary.names)} recordings, {model} on recordings it was not trained "
+        f"on: per-unit ROC-AUC {mean_sd_text(cells(model, 'roc_auc_unit_mean'))}; pooled ROC-AUC "
+        f"{mean_sd_text(cells(model, 'roc_auc_pooled'))}, where each target's firing rates alone (rate "
+        f"baseline) give {mean_sd_text(cells('rate', 'roc_auc_pooled'))} (mean ± SD over cells).",
+        emphasis=True,
+    )
 
 
-def write_study_summary(path: str | Path, summary: dict) -> Path:
-    """Write the summary as indented JSON, atomically."""
-    path = Path(path)
-    write_text_atomic(path, json.dumps(summary, indent=1, sort_keys=False) + "\n")
-    return path
+def claim_blocks(claims) -> list[Claim]:
+    """Report blocks of :func:`spikebridge.experiments.claims.check_claims` output."""
+    return [
+        Claim(claim.text, claim.source, tuple((c.status, c.sentence) for c in checks))
+        for claim, checks in claims
+    ]
+
+
+def claims_count(claims) -> Paragraph:
+    """One sentence counting the checks of the paper's claims by outcome."""
+    statuses = [c.status for _, checks in claims for c in checks]
+    counts = {k: statuses.count(k) for k in ("supports", "contradicts", "inconclusive")}
+    return Paragraph(
+        f"The paper's claims, checked against these results ({len(statuses)} tests of {len(claims)} claims): "
+        f"{counts['supports']} support a claim, {counts['contradicts']} contradict one, "
+        f"{counts['inconclusive']} are not significant either way (see 'Published claims against our "
+        "statistics').",
+        emphasis=True,
+    )
+
+
+def claims_section(claims) -> Section:
+    """Every checked paper claim with the sentences its tests produced."""
+    intro = Paragraph(
+        "Each claim below is checked by two-sided Wilcoxon signed-rank tests on our results, paired where "
+        "the values are paired; the sentence under it is produced from the test. Matrix cells that share a "
+        "source or a target recording are not independent, so p-values over cells are optimistic."
+    )
+    return Section("claims", "Published claims against our statistics", (intro, *claim_blocks(claims)))
+
+
+def summary_section(reports: Sequence, summary=None, claims=(), model: str = "transformer-dice") -> Section:
+    """Headline table and verdicts, the matrix in one sentence, and the count of checked claims."""
+    blocks: list = []
+    if reports:
+        blocks.append(headline_table(reports))
+        blocks += [Paragraph(verdict(rep), emphasis=True) for rep in reports if verdict(rep)]
+    if summary is not None and (model, "roc_auc_pooled") in summary.values:
+        blocks.append(matrix_headline(summary, model))
+    if claims:
+        blocks.append(claims_count(claims))
+    return Section("summary", "Summary", tuple(blocks))

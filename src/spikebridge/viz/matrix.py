@@ -107,8 +107,12 @@ def plot_proximity(pmap, title: str | None = None):
     return fig
 
 
-def proximity_html(pmap, title: str | None = None) -> str:
-    """An interactive (plotly) 3-D proximity map as a standalone HTML string (below-chance pairs in red)."""
+def plot_proximity_3d(pmap, title: str | None = None):
+    """An interactive (plotly) 3-D scatter of a :class:`~spikebridge.analysis.proximity.ProximityMap`.
+
+    The model and metric are named in the title; pairs with a cell below chance are joined by red
+    dashed lines.
+    """
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -135,4 +139,9 @@ def proximity_html(pmap, title: str | None = None) -> str:
         )  # fmt: skip
     note = f"; {len(pmap.below_chance)} cell(s) below chance" if pmap.below_chance else ""
     fig.update_layout(title=f"{_title(pmap, title)} (Kruskal stress-1 = {pmap.stress1:.3f}{note})")
-    return fig.to_html(include_plotlyjs=True, full_html=True)
+    return fig
+
+
+def proximity_html(pmap, title: str | None = None) -> str:
+    """An interactive (plotly) 3-D proximity map as a standalone HTML string (below-chance pairs in red)."""
+    return plot_proximity_3d(pmap, title).to_html(include_plotlyjs=True, full_html=True)
