@@ -59,7 +59,7 @@ def test_sentences_come_from_the_verdict_rule():
     assert "On per-unit ROC-AUC, transformer-bce beats glm (median +0.009, p = 0.003)." in text
     assert "On per-unit ROC-AUC, transformer-dice is below chance (median -0.014, p = 0.0001)." in text
     assert "1 unit(s) without are left out" in text and "5.0 s blocks, the lag where" in text
-    assert "| transformer-bce | 0.900 [0.890, 0.910] | 0.530 [0.520, 0.540] | - | - | - |" in text
+    assert "| transformer-bce | 0.900 [0.890, 0.910] | 0.530 [0.520, 0.540] | - | - | - | - |" in text
     assert "(per-unit ROC-AUC 0.500), yet scores a pooled ROC-AUC of 0.910" in text
     flipped = copy.deepcopy(_tiny_summary())
     flipped["evaluations"][0]["tests"][0]["p_holm"] = 0.2

@@ -19,6 +19,7 @@ EVAL_COLUMNS = (
     ("ap_pooled", "pooled AP"),
     ("bits_per_spike_nlb_pooled", "bits/spike, NLB null"),
     ("bits_per_spike_train_pooled", "bits/spike, train-rate null"),
+    ("bits_per_spike_nlb_cal_unit_maps", "bits/spike, NLB null, calibrated per unit"),
 )
 GROUP_ORDER = (
     "in vitro self",
@@ -67,10 +68,12 @@ def _evaluation(ev: dict) -> list[str]:
         "null beside it; model probabilities are scored uncalibrated"
         + (
             f", except {', '.join(calibrated)} (scores, not probabilities: calibrated on the validation "
-            "part with one isotonic map)."
+            "part with one isotonic map)"
             if calibrated
-            else "."
-        ),
+            else ""
+        )
+        + "; the last column calibrates every model on the validation part, with an isotonic map per unit "
+        "that has enough validation spikes (one shared map for the others).",
         "",
         "| model | " + " | ".join(label for _, label in EVAL_COLUMNS) + " |",
         "|---|" + "---|" * len(EVAL_COLUMNS),
