@@ -77,8 +77,10 @@ def write_asdf_v73(path: Path, units: list[np.ndarray], n_bins: int, bin_ms=None
     return path
 
 
-def write_mea_h5(path: Path, units: list[np.ndarray], names=None, epos=None, recordingtime=None):
-    """Write the MEA HDF5 layout (/spikes, /sCount, /names, /epos, /meta)."""
+def write_mea_h5(
+    path: Path, units: list[np.ndarray], names=None, epos=None, recordingtime=None, summary_duration=None
+):
+    """Write the MEA HDF5 layout (/spikes, /sCount, /names, /epos, /meta, optionally /summary/duration)."""
     import h5py
 
     with h5py.File(path, "w") as f:
@@ -92,4 +94,6 @@ def write_mea_h5(path: Path, units: list[np.ndarray], names=None, epos=None, rec
         if recordingtime is not None:
             f["recordingtime"] = np.asarray(recordingtime, dtype=np.float64)
         f.create_group("meta")["species"] = np.array([b"mouse"])
+        if summary_duration is not None:
+            f.create_group("summary")["duration"] = np.array([float(summary_duration)])
     return path

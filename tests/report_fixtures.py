@@ -86,7 +86,10 @@ def synthetic_matrix(out: Path, seed: int = 0):
                     ResultRow(model, src, tgt, "roc_auc_unit_mean", unit),
                 ]
                 store.write_cell(run, f"score/{src}/{model}/{tgt}", rows)
-    config = SimpleNamespace(run=run, recordings=NAMES, to_dict=lambda: {"recordings": list(NAMES)})
+    models = tuple(m for m in MODELS if m != "glm")
+    config = SimpleNamespace(
+        run=run, recordings=NAMES, models=models, to_dict=lambda: {"recordings": list(NAMES)}
+    )
     preps = {
         n: SimpleNamespace(info=SimpleNamespace(preparation=p)) for n, p in zip(NAMES, PREPS, strict=True)
     }

@@ -8,37 +8,31 @@ import typer
 from rich.table import Table
 
 from spikebridge.cli._console import console
+from spikebridge.cli.data_commands import SAMPLING_RATE_HELP, UNITS_HELP, read_options
 from spikebridge.report.html import EVAL_COLUMNS as COLUMNS
-from spikebridge.report.html import format_metric
+from spikebridge.report.html import TEST_HEADER, caption, format_metric, significance_rows, verdict
 
 
 def print_report(report) -> None:
     """The side-by-side table and the significance tests of an EvaluationReport."""
-    first = next(iter(report.results.values()))
-    level = int(round(100 * first.level))
-    title = (
-        f"{report.source} -> {report.target} test part: {first.n_bins} bins x {first.n_units} units, "
-        f"{first.n_spikes} spikes, chance AP (spike probability) {report.chance:.4f}; {level}% block-bootstrap intervals"
-    )
-    table = Table(title=title)
+    table = Table(title=f"{report.source} -> {report.target} test part", caption=caption(report))
     table.add_column("model")
     for _, label in COLUMNS:
         table.add_column(label, justify="right")
     for model, res in report.results.items():
         table.add_row(model, *(format_metric(res, key) for key, _ in COLUMNS))
     console.print(table)
-    tests = Table(title="significance of per-unit ROC-AUC (units paired)")
-    for col in ("model", "against", "test", "n", "statistic", "p", "median effect"):
-        tests.add_column(col, justify="right" if col in ("n", "statistic", "p", "median effect") else "left")
-    for t in report.tests:
-        p = t.get("p_value")
-        tests.add_row(
-            t["model"], t["against"], t["test"], str(t["n"]),
-            "-" if t.get("statistic") is None else f"{t['statistic']:.1f}",
-            "-" if p is None else f"{p:.2g}",
-            "-" if t.get("effect") is None else f"{t['effect']:+.4f}",
-        )  # fmt: skip
+    tests = Table(
+        title="per-unit ROC-AUC: two-sided Wilcoxon signed-rank tests paired over units (Holm over the table)"
+    )
+    for col in TEST_HEADER:
+        tests.add_column(col, justify="left" if col in ("model", "against", "verdict") else "right")
+    for row in significance_rows(report.tests):
+        tests.add_row(*(str(c) for c in row))
     console.print(tests)
+    line = verdict(report)
+    if line:
+        console.print(line)
 
 
 def evaluate_cmd(
@@ -47,7 +41,9 @@ def evaluate_cmd(
     models: str = typer.Option(
         ",".join(("transformer-dice", "transformer-focal", "transformer-bce", "rate", "history", "glm"))
     ),
-    profile: str = typer.Option("quick", help="Transformer profile: quick | paper."),
+    profile: str = typer.Option(
+        "quick", help="Transformer profile: tiny (seconds, smoke tests) | quick (CPU) | paper (GPU)."
+    ),
     epochs: int = typer.Option(None, help="Maximum epochs per transformer (default: the profile's)."),
     seed: int = typer.Option(0),
     n_boot: int = typer.Option(200, help="Block-bootstrap resamples for the 95% intervals."),
@@ -55,6 +51,8 @@ def evaluate_cmd(
     recompute: bool = typer.Option(False, help="Refit models even when a fitted one is cached."),
     out: Path = typer.Option(Path("spikebridge-out/evaluate"), "--out"),
     data_root: Path = typer.Option(None, "--data-root"),
+    sampling_rate: float = typer.Option(None, "--sampling-rate", help=SAMPLING_RATE_HELP),
+    units: str = typer.Option(None, "--units", help=UNITS_HELP),
 ) -> None:
     """Score the transformer (each loss) and the baselines on one test part; store tidy rows and figures."""
     from spikebridge.experiments.evaluate import EvaluateConfig, run_evaluation
@@ -69,7 +67,7 @@ def evaluate_cmd(
         seed=seed,
         max_epochs=epochs,
         n_boot=n_boot,
-        prepare=PrepareConfig(n_units=n_units),
+        prepare=PrepareConfig(n_units=n_units, read=tuple(read_options(sampling_rate, units).items())),
     )
     for m in cfg.models:
         cfg.spec(m)

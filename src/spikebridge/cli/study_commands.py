@@ -60,6 +60,7 @@ def study_cmd(
     from spikebridge.preprocess import PrepareConfig
     from spikebridge.report.engine import write_report
     from spikebridge.report.study import study_report
+    from spikebridge.report.study_summary import study_summary, write_study_summary
 
     start = time.perf_counter()
     root = resolve_data_root(data_root)
@@ -93,7 +94,26 @@ def study_cmd(
     )
     report_path = write_report(report, out / "report.html")
     write_text_atomic(out / "datasets.json", json.dumps(records, indent=1, default=str))
-    console.print(f"report: {report_path} ({seconds['whole study'] / 60:.1f} min)")
+    settings = {
+        "profile": profile,
+        "seed": 0,
+        "n_boot": n_boot,
+        "n_units": n_units,
+        "skip_matrix": skip_matrix,
+    }
+    summary_path = write_study_summary(
+        out / "study_summary.json",
+        study_summary(
+            [e.report for e in evaluations],
+            matrix_art and matrix_art.outputs,
+            matrix_art and matrix_art.stats,
+            settings,
+            seconds["whole study"] / 60,
+        ),
+    )
+    console.print(
+        f"report: {report_path} ({seconds['whole study'] / 60:.1f} min); results summary: {summary_path}"
+    )
 
 
 def _realism(names, root: Path, out: Path, profile: str, prep_cfg, seconds: float):

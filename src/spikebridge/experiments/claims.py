@@ -32,14 +32,11 @@ def verdict_word(difference: float, p_value: float | None, alpha: float = ALPHA,
     """Words for a two-sided comparison: "beats" / "loses to" / "is level with".
 
     With ``chance=True``: "is above chance" / "is below chance" / "does not differ from chance".
-    A difference counts only when ``p_value < alpha``; a missing p-value (too few values) is level.
+    The rule is :mod:`spikebridge.evaluation.verdict`'s, the one every comparison sentence uses.
     """
-    significant = p_value is not None and math.isfinite(p_value) and p_value < alpha
-    if significant and difference > 0:
-        return "is above chance" if chance else "beats"
-    if significant and difference < 0:
-        return "is below chance" if chance else "loses to"
-    return "does not differ from chance" if chance else "is level with"
+    from spikebridge.evaluation.verdict import chance_verdict, verdict
+
+    return (chance_verdict if chance else verdict)(difference, p_value, alpha)
 
 
 @dataclass(frozen=True)
@@ -103,7 +100,7 @@ class ClaimCheck:
     test : dict
         :class:`~spikebridge.evaluation.stats.TestResult` as a dict (two-sided).
     word : str
-        :func:`verdict_word` of the median difference and p-value.
+        :func:`verdict_word` of the test's direction (rank-biserial correlation) and p-value.
     status : {"supports", "contradicts", "inconclusive"}
     sentence : str
     """
@@ -147,7 +144,8 @@ def make_check(
     chance: bool = False,
 ) -> ClaimCheck:
     """Word a finished two-sided test of "a > b" as a :class:`ClaimCheck` with its sentence."""
-    word = verdict_word(test.effect, test.p_value, chance=chance)
+    direction = test.rank_biserial if math.isfinite(test.rank_biserial) else test.effect
+    word = verdict_word(direction, test.p_value, chance=chance)  # the direction the signed-rank test sees
     status = STATUS.get(word, "inconclusive")
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     both = np.isfinite(a) & np.isfinite(b)  # the values the test used

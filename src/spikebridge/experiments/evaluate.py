@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from spikebridge.experiments.prepared import get_prepared, recording_key
-from spikebridge.experiments.scoring import result_rows, score
+from spikebridge.experiments.scoring import outputs_probabilities, result_rows, score
 from spikebridge.experiments.store import ResultsStore
 from spikebridge.experiments.zoo import ModelSpec, fit_model, load_predictor
 from spikebridge.preprocess.prepare import PrepareConfig, PreparedRecording
@@ -92,9 +92,13 @@ def _cached_fit(spec: ModelSpec, prep: PreparedRecording, model_dir: Path, recom
 def significance_tests(results: dict, unit_mask: np.ndarray) -> list[dict]:
     """Per-unit ROC-AUC of every model against chance, and of every transformer against every baseline.
 
-    Wilcoxon signed-rank tests paired over the real units (one-sided: model greater).
+    Two-sided Wilcoxon signed-rank tests paired over the real units (units without a test spike or
+    non-spike have no per-unit AUC and are dropped, counted in ``n_dropped``). Each record also holds
+    ``p_holm``, the p-value Holm-adjusted over all the tests of this evaluation, and ``verdict``, the
+    sentence of :mod:`spikebridge.evaluation.verdict` built from it.
     """
-    from spikebridge.evaluation.stats import versus_baseline, versus_chance
+    from spikebridge.evaluation.stats import holm, versus_baseline, versus_chance
+    from spikebridge.evaluation.verdict import verdict_from_test
 
     auc = {m: np.asarray(r.per_unit["roc_auc"], dtype=float)[unit_mask] for m, r in results.items()}
     tests = [{"model": m, "against": "chance", **versus_chance(a).to_dict()} for m, a in auc.items()]
@@ -103,6 +107,9 @@ def significance_tests(results: dict, unit_mask: np.ndarray) -> list[dict]:
             tests.append(
                 {"model": model, "against": base, **versus_baseline(auc[model], auc[base]).to_dict()}
             )
+    for test, p_adj in zip(tests, holm([t["p_value"] for t in tests]), strict=True):
+        test.update(metric="roc_auc", p_holm=None if not np.isfinite(p_adj) else float(p_adj))
+        test["verdict"] = verdict_from_test(test).sentence()
     return tests
 
 
@@ -134,7 +141,14 @@ def run_evaluation(
         fit_seconds[model] = float(payload.get("seconds", 0.0))
         predict, _ = load_predictor(model_dir)
         log(f"  {model}: scoring {tkey} test part")
-        results[model] = score(predict, target, n_boot=cfg.n_boot, seed=cfg.seed)
+        results[model] = score(
+            predict,
+            target,
+            n_boot=cfg.n_boot,
+            seed=cfg.seed,
+            probabilistic=outputs_probabilities(model),
+            calibrated=("one_map", "unit_maps"),
+        )
         config = {**cfg.to_dict(), "model": spec.to_dict()}
         rows = result_rows(
             results[model], model, skey, tkey, config, f"{source.data_hash()}:{target.data_hash()}"

@@ -89,13 +89,14 @@ def fit_cell(spec: dict, prep_path: str, model_dir: str) -> dict:
 
 def score_cell(model_dir: str, prep_path: str, n_boot: int, seed: int) -> dict:
     """Unit of work: score one fitted model on one target's test part (runs in a worker)."""
-    from spikebridge.experiments.scoring import score
+    from spikebridge.experiments.scoring import outputs_probabilities, score
     from spikebridge.experiments.zoo import load_predictor
 
     start = time.perf_counter()
     predict, payload = load_predictor(Path(model_dir))
     target = load_prepared(prep_path)
-    result = score(predict, target, n_boot=n_boot, seed=seed)
+    probabilistic = outputs_probabilities(payload["spec"]["name"])
+    result = score(predict, target, n_boot=n_boot, seed=seed, probabilistic=probabilistic)
     return {
         "rows": result.to_rows(),
         "target_hash": target.data_hash(),

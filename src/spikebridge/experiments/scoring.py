@@ -2,7 +2,8 @@
 
 The target's test part is scored from its own past (teacher-forced one-step-ahead: the first test
 bin is context only). Everything a metric needs to choose (the TPR/TNR threshold, the probability
-calibration behind bits per spike) is fitted on the target's validation part, never on test bins.
+calibrations behind bits per spike) is fitted on the target's validation part, never on test bins;
+the bootstrap block length is read from the test targets' population count (nothing is fitted to it).
 """
 
 from __future__ import annotations
@@ -14,12 +15,19 @@ from spikebridge.experiments.zoo import Predictor
 from spikebridge.preprocess.prepare import PreparedRecording
 
 
+def outputs_probabilities(model: str) -> bool:
+    """Whether a model's outputs are spike probabilities (Dice-trained transformers output scores)."""
+    return not model.endswith("-dice")
+
+
 def score(
     predict: Predictor,
     target: PreparedRecording,
     n_boot: int = 200,
     seed: int = 0,
-    block_len: int = 1000,
+    block_len: int | None = None,
+    probabilistic: bool = True,
+    calibrated: tuple[str, ...] = (),
 ):
     """Evaluate ``predict`` on ``target``'s test part.
 
@@ -30,8 +38,13 @@ def score(
     target : PreparedRecording
     n_boot : int
         Block-bootstrap resamples for the 95% intervals (0: point estimates only).
-    block_len : int
-        Bootstrap block length in bins (1000 = 1 s at 1 ms).
+    block_len : int or None
+        Bootstrap block length in bins; None chooses it from the test part's population count.
+    probabilistic : bool
+        The outputs are probabilities (see :func:`outputs_probabilities`); else bits per spike are
+        computed after a calibration fitted on the validation part.
+    calibrated : tuple of {"one_map", "unit_maps"}
+        Calibrated variants of bits per spike to add (see ``evaluate_predictions``).
 
     Returns
     -------
@@ -53,6 +66,9 @@ def score(
         n_boot=n_boot,
         block_len=block_len,
         seed=seed,
+        probabilistic=probabilistic,
+        calibrated=calibrated,
+        bin_size=target.test.bin_size,
         train_span=target.plan.train,
         test_span=target.plan.test,
     )

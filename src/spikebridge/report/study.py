@@ -13,7 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from spikebridge.report.blocks import Figure, Gallery, Paragraph, Plotly, Report, Section, Table
-from spikebridge.report.html import EVAL_COLUMNS, format_metric, verdict
+from spikebridge.report.html import (
+    EVAL_COLUMNS,
+    TEST_HEADER,
+    TESTS_NOTE,
+    format_metric,
+    significance_rows,
+    verdict,
+)
+from spikebridge.report.html import (
+    caption as evaluation_caption,
+)
 
 METRIC_LABELS = {"roc_auc_pooled": "pooled ROC-AUC", "roc_auc_unit_mean": "per-unit ROC-AUC"}
 
@@ -84,25 +94,11 @@ def datasets_section(records: Sequence[dict]) -> Section:
 
 def evaluation_subsection(report, roc_pr: Path | None, histories: dict) -> Section:
     """One evaluation: its table and verdict, ROC/PR curves, training curves, then the tests (collapsed)."""
-    first = next(iter(report.results.values()))
     rows = tuple((m, *(format_metric(r, k) for k, _ in EVAL_COLUMNS)) for m, r in report.results.items())
-    tests = tuple(
-        (
-            t["model"],
-            t["against"],
-            t["test"],
-            t["n"],
-            _fmt(t.get("p_value"), ".2g"),
-            _fmt(t.get("effect"), "+.4f"),
-        )
-        for t in report.tests
-    )
+    tests = tuple(tuple(row) for row in significance_rows(report.tests))
     title = report.source if report.source == report.target else f"{report.source} → {report.target}"
     blocks: list = [
-        Paragraph(
-            f"{first.n_bins} test bins x {first.n_units} units, {first.n_spikes} spikes; chance AP = spike "
-            f"probability = {report.chance:.4f}. Intervals: 95% block bootstrap over time."
-        ),
+        Paragraph(evaluation_caption(report)),
         Table(
             f"Held-out test part of {report.target}: every model on the same bins",
             ("model", *(c for _, c in EVAL_COLUMNS)),
@@ -121,8 +117,9 @@ def evaluation_subsection(report, roc_pr: Path | None, histories: dict) -> Secti
     blocks.append(
         Table(
             f"Significance tests on per-unit ROC-AUC ({len(tests)} tests)",
-            ("model", "against", "test", "n units", "p", "median effect"),
+            tuple(TEST_HEADER),
             tests,
+            notes=(TESTS_NOTE,),
             collapsed=True,
         )
     )
@@ -201,11 +198,13 @@ def matrix_section(outputs: dict, stats: dict, histories: dict, model: str = "tr
     if outputs.get("proximity") is not None:
         from spikebridge.viz.matrix import plot_proximity_3d
 
+        pmap = outputs["proximity"]
         caption = (
-            "Interactive 3-D proximity map (the paper's Fig. 3f): recordings that generate each other "
-            "well sit close (distance ~ 1/AUC). Drag to rotate, scroll to zoom."
+            f"Interactive 3-D proximity map (the paper's Fig. 3f) from {pmap.label}: recordings that "
+            "generate each other well sit close (distance ~ 1/score). Drag to rotate, scroll to zoom."
+            + (f" {pmap.note()}; red dashed lines join those pairs." if pmap.below_chance else "")
         )
-        fig = plot_proximity_3d(outputs["proximity"], "proximity map")
+        fig = plot_proximity_3d(pmap)
         subs.append(
             Section("matrix-proximity", "Proximity map (Fig. 3f)", (Plotly.from_figure(fig, caption),))
         )

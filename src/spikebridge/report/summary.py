@@ -14,7 +14,7 @@ HEADLINE = (
     ("roc_auc_unit_mean", "per-unit ROC-AUC"),
     ("roc_auc_pooled", "pooled ROC-AUC"),
     ("ap_pooled", "pooled AP"),
-    ("bits_per_spike_pooled", "bits/spike"),
+    ("bits_per_spike_nlb_pooled", "bits/spike (NLB null)"),
 )
 
 
