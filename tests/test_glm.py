@@ -91,6 +91,7 @@ def test_settings_are_typed_and_recorded():
     assert model.glm.Cs == (1e-3, 1e-2) and model.glm.features.own_taus == (20.0,)
     config = json.loads(json.dumps(model.config))
     assert config["name"] == "glm" and config["features"]["own_taus"] == [20.0] and config["seed"] == 3
+    assert GLMConfig.from_dict(model.glm.to_dict()) == model.glm
     with pytest.raises(SpikebridgeConfigError, match="unknown GLM setting"):
         CoupledGLMBaseline(taus=(4.0,))
     with pytest.raises(SpikebridgeConfigError, match="val_fraction"):

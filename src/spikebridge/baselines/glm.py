@@ -1,18 +1,23 @@
 """Coupled history GLM: per unit, a penalised logistic regression on its own and the population's past.
 
-Features (see :mod:`spikebridge.baselines.glm_features`): the unit's own time-since-last-spike category
-(one-hot, the history baseline's categories) and own traces from milliseconds to seconds; every other
-unit's current spike and traces (coupling); traces of the population count (network state). The unit's
-own columns of the coupling block are held at zero, so its own history enters through the own block
-only and ``coupling()`` has a zero diagonal.
+Each unit's log-odds of spiking in the next bin is the own-history baseline's log-odds for the time
+since its last spike (a fixed offset) plus penalised terms (see :mod:`spikebridge.baselines.glm_features`
+and :mod:`spikebridge.baselines.glm_solver`): corrections of those category log-odds and the unit's own
+traces (16 ms to 1 s); every other unit's current spike and 4 / 16 ms traces (coupling); traces of the
+population count (10 ms to 1 s, network state). The unit's own columns of the coupling block are held
+at zero, so ``coupling()`` has a zero diagonal.
 
-Fitting (see :mod:`spikebridge.baselines.glm_solver`): the last ``val_fraction`` of the training bins
-are validation bins for choosing the own-block penalty and the coupling strength ``C`` (never test
-bins); then the chosen model is refitted on all training bins. Non-spike bins are subsampled
-(case-control: at most ``neg_ratio`` per spike, ``max_rows`` rows per unit) and the intercept corrected
-by the log ratio of the kept fractions, so outputs are probabilities for the full data. Units are fitted
-in parallel threads with one BLAS thread each. Units with fewer than ``min_spikes`` training spikes (or
-non-spikes) get a constant model at their training rate.
+Fitting: the last ``val_fraction`` of the training bins choose, per unit, the own-block penalty and the
+coupling prior ``C`` (never test bins); each addition must beat the simpler model on those bins, so a
+unit keeps the own-history model unless its validation bins say otherwise. The chosen model is refitted
+on all training bins. Non-spike bins are subsampled (case-control: ``neg_ratio`` per spike, at most
+``max_rows`` rows per unit) and the intercept corrected by the log ratio of the kept fractions, so
+outputs are probabilities for the full data. Units are fitted in parallel threads with one BLAS thread
+each. Units with fewer than ``min_spikes`` training spikes (or non-spikes) get a constant model at
+their training rate.
+
+The traces start at their stationary means for the training rates, so predicting a raster from its own
+past does not begin with seconds of forgotten activity; simulation steps the same state one bin at a time.
 """
 
 from __future__ import annotations
@@ -120,6 +125,13 @@ class GLMConfig:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "features"}
         return {**out, "Cs": list(self.Cs), "own_penalties": list(self.own_penalties),
                 "features": self.features.to_dict()}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, values: dict) -> GLMConfig:
+        """Inverse of :meth:`to_dict` (unknown keys are a SpikebridgeConfigError naming them)."""
+        values = dict(values)
+        features = values.pop("features", {})
+        return make_glm_config(None, **values, **features)
 
 
 def make_glm_config(config: GLMConfig | None = None, **overrides) -> GLMConfig:
