@@ -98,3 +98,37 @@ def test_settings_are_typed_and_recorded():
         GLMConfig(val_fraction=1.5)
     with pytest.raises(SpikebridgeConfigError, match="own_penalties"):
         CoupledGLMBaseline(own_penalties=(-1.0,))
+
+
+def _rows(seed=0, n=3000, F=6):
+    from spikebridge.baselines.glm_solver import UnitRows
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, F)).astype(np.float32)
+    y = rng.random(n) < 1 / (1 + np.exp(-(X @ np.linspace(-1, 1, F) - 1.0)))
+    cats = rng.integers(0, 3, n)
+    own = rng.normal(size=(n, 2)).astype(np.float32)
+    return UnitRows(X, cats, own, np.zeros(n, np.float32), y)
+
+
+def test_penalised_objective_matches_scikit_learn_and_its_gradient():
+    from sklearn.linear_model import LogisticRegression
+
+    from spikebridge.baselines.glm_solver import Layout, _Objective
+
+    rows = _rows()
+    layout = Layout(np.ones(6), 3, 2)
+    obj = _Objective(rows, layout, np.zeros(0, np.intp))
+    theta = obj.solve(np.zeros(layout.size), 0.05, np.inf, tol=1e-8, max_iter=500)  # coupling only
+    ref = LogisticRegression(C=0.05, tol=1e-10, max_iter=1000).fit(rows.shared, rows.y)
+    np.testing.assert_allclose(theta[:6], ref.coef_[0], atol=2e-4)
+    np.testing.assert_allclose(theta[-1], ref.intercept_[0], atol=2e-4)
+    obj.coupled = obj.own = True
+    penalty = layout.penalty(0.05, 2.0)
+    point = np.random.default_rng(1).normal(size=layout.size) * 0.3
+    h, grad = 1e-3, obj(point, penalty)[1]
+    central = [
+        (obj(point + h * e, penalty)[0] - obj(point - h * e, penalty)[0]) / (2 * h)
+        for e in np.eye(point.size)
+    ]
+    np.testing.assert_allclose(central, grad, rtol=1e-3, atol=1e-2)
