@@ -86,6 +86,18 @@ def test_chunked_prediction_equals_whole_and_choices_are_recorded():
     assert set(model.own_penalty_[fitted]) <= {np.inf, *model.glm.own_penalties}
 
 
+def test_pickles_of_an_earlier_glm_are_refused():
+    import pickle
+
+    from spikebridge.errors import SpikebridgeDataError
+
+    model = CoupledGLMBaseline(**FAST).fit(np.random.default_rng(0).random((3000, 3)) < 0.05)
+    assert pickle.loads(pickle.dumps(model)).state_format == 2
+    earlier = {"taus": (4.0, 16.0), "coef_": np.zeros((8, 3)), "unit_mask_": np.ones(3, bool)}
+    with pytest.raises(SpikebridgeDataError, match="earlier spikebridge"):
+        CoupledGLMBaseline.__new__(CoupledGLMBaseline).__setstate__(earlier)  # what unpickling calls
+
+
 def test_settings_are_typed_and_recorded():
     model = CoupledGLMBaseline(Cs=(1e-2, 1e-3), own_taus=(20.0,), seed=3)
     assert model.glm.Cs == (1e-3, 1e-2) and model.glm.features.own_taus == (20.0,)

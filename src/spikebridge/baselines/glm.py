@@ -33,7 +33,7 @@ from spikebridge.baselines.base import Baseline
 from spikebridge.baselines.glm_features import Features, FeatureSpec, HistoryState
 from spikebridge.baselines.glm_solver import Layout, PathSettings, UnitRows, fit_unit
 from spikebridge.baselines.history import category_table
-from spikebridge.errors import SpikebridgeConfigError
+from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 
 COUPLING_KINDS = ("sum", "integral")
 
@@ -179,6 +179,18 @@ class CoupledGLMBaseline(Baseline):
     """
 
     name = "glm"
+    state_format = 2  # pickles of other formats (earlier implementations) are refused
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "state_format": self.state_format}
+
+    def __setstate__(self, state: dict) -> None:
+        if state.get("state_format") != self.state_format:
+            raise SpikebridgeDataError(
+                "pickled CoupledGLMBaseline comes from an earlier spikebridge; refit it "
+                "(for example evaluate --recompute)"
+            )
+        self.__dict__.update(state)
 
     def __init__(
         self, config: GLMConfig | None = None, n_jobs: int = 2, chunk_rows: int = 20_000,
