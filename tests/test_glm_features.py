@@ -61,6 +61,12 @@ def test_chunks_and_single_steps_continue_the_same_state():
     parts = [state.advance(raster[a:b]) for a, b in ((0, 150), (150, 151), (151, 400))]
     np.testing.assert_allclose(np.vstack([p.shared for p in parts]), whole.shared, rtol=1e-6, atol=1e-6)
     np.testing.assert_array_equal(np.vstack([p.categories for p in parts]), whole.categories)
+    jumper = HistoryState(spec, 5, rates=np.full(5, 0.1))
+    jumper.consume(raster[:250])
+    reference = HistoryState(spec, 5, rates=np.full(5, 0.1))
+    reference.advance(raster[:250])
+    for key in ("unit_traces", "pop_traces", "since", "last"):
+        np.testing.assert_allclose(getattr(jumper, key), getattr(reference, key), rtol=1e-12, atol=1e-12)
     stepper = HistoryState(spec, 5)
     stepper.advance(raster[:1])
     for t in range(1, 400):

@@ -323,7 +323,7 @@ class CoupledGLMBaseline(Baseline):
 
     def _sim_start(self, prefix: np.ndarray) -> HistoryState:
         state = self._state()
-        state.advance(prefix[:, self.unit_mask_])
+        state.consume(prefix[:, self.unit_mask_])
         return state
 
     def _sim_proba(self, state: HistoryState) -> np.ndarray:

@@ -131,6 +131,25 @@ class HistoryState:
         self.since = np.full(self.n_units, spec.edges[-1] + 1, np.int64)  # (R,) lag, capped
         self._coupling_idx = [unit_taus.index(t) for t in spec.coupling_taus]
         self._own_idx = [unit_taus.index(t) for t in spec.own_taus]
+        self._decay_unit = np.exp(-1.0 / self.unit_taus)[:, None]  # (K, 1)
+        self._decay_pop = np.exp(-1.0 / self.pop_taus)  # (P,)
+        cap = spec.edges[-1] + 1
+        self._cat_of_lag = categories_of(np.arange(cap + 1), spec.edges)  # lag (capped) -> category
+
+    def consume(self, raster: np.ndarray) -> None:
+        """Advance the state over ``raster`` (T, R) bool without building features: O(T R) work."""
+        raster = np.asarray(raster, dtype=bool)
+        T = raster.shape[0]
+        if T == 0:
+            return
+        s = raster.astype(np.float64)  # (T, R)
+        age = np.arange(T - 1, -1, -1, dtype=np.float64)  # bins from each row to the last one
+        unit_w = np.exp(-age[None, :] / self.unit_taus[:, None])  # (K, T)
+        self.unit_traces = self._decay_unit**T * self.unit_traces + unit_w @ s
+        pop_w = np.exp(-age[None, :] / self.pop_taus[:, None])  # (P, T)
+        self.pop_traces = self._decay_pop**T * self.pop_traces + pop_w @ s.sum(axis=1)
+        self.since = np.minimum(lags_since_spike(raster, self.since)[-1], self.spec.edges[-1] + 1)
+        self.last = raster[-1].copy()
 
     def advance(self, raster: np.ndarray) -> Features:
         """Features of every bin of ``raster`` (T, R) bool, continuing from this state; updates it."""
@@ -167,8 +186,8 @@ class HistoryState:
     def step(self, spikes: np.ndarray) -> None:
         """Consume one bin of ``spikes`` (R,) bool: constant work per bin."""
         s = np.asarray(spikes, dtype=np.float64)
-        self.unit_traces = np.exp(-1.0 / self.unit_taus)[:, None] * self.unit_traces + s[None, :]
-        self.pop_traces = np.exp(-1.0 / self.pop_taus) * self.pop_traces + s.sum()
+        self.unit_traces = self._decay_unit * self.unit_traces + s
+        self.pop_traces = self._decay_pop * self.pop_traces + s.sum()
         self.last = np.asarray(spikes, bool).copy()
         self.since = np.minimum(np.where(self.last, 1, self.since + 1), self.spec.edges[-1] + 1)
 
@@ -178,7 +197,7 @@ class HistoryState:
             self.unit_traces[k] for k in self._coupling_idx
         ]
         shared = np.concatenate([*blocks, self.pop_traces])
-        categories = categories_of(self.since, self.spec.edges)
+        categories = self._cat_of_lag[self.since]
         return shared, categories, self.unit_traces[self._own_idx]
 
     @staticmethod
