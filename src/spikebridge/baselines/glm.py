@@ -220,10 +220,10 @@ class CoupledGLMBaseline(Baseline):
         blocks = np.concatenate(
             [np.repeat(np.arange(spec.n_blocks), R), spec.n_blocks + np.arange(len(spec.population_taus))]
         )
-        shared_mean, shared_std = _normalise(feats.shared, 0, blocks)  # in place, (F,) each
+        shared_mean, shared_scale, shared_var = _normalise(feats.shared, 0, blocks)  # in place, (F,) each
         own_groups = np.repeat(np.arange(len(spec.own_taus)), R).reshape(-1, R)  # (n_own, R): one per tau
-        own_mean, own_std = _normalise(feats.own, 1, own_groups)  # in place, (n_own, R) each
-        layout = Layout(shared_std, spec.n_categories, feats.own.shape[0])
+        own_mean, own_std, _ = _normalise(feats.own, 1, own_groups)  # in place, (n_own, R) each
+        layout = Layout(shared_scale, spec.n_categories, feats.own.shape[0], shared_var)
         groups = np.concatenate(
             [np.tile(np.arange(R), spec.n_blocks), np.full(len(spec.population_taus), -1)]
         )
@@ -239,7 +239,7 @@ class CoupledGLMBaseline(Baseline):
             else:
                 with ThreadPoolExecutor(self.n_jobs) as pool:
                     fits = list(pool.map(fit_one, range(R)))
-        self._store(fits, layout, targets, (shared_mean, shared_std), (own_mean, own_std), offsets)
+        self._store(fits, layout, targets, (shared_mean, shared_scale), (own_mean, own_std), offsets)
 
     def _fit_unit(self, feats: Features, offsets, targets, r: int, layout: Layout, groups: np.ndarray):
         """Fit unit r (a UnitFit on the full-data scale), or None for a constant model.
@@ -423,7 +423,8 @@ def _group_scale(std: np.ndarray, groups: np.ndarray) -> np.ndarray:
 def _normalise(x: np.ndarray, axis: int, groups: np.ndarray, chunk: int = 16_384) -> tuple:
     """Centre float32 ``x`` in place along ``axis`` and divide it by its group scales.
 
-    Returns (mean, scale) in float64, shaped as ``x`` without ``axis``; ``groups`` has that shape too.
+    Returns (mean, scale, variance after scaling) in float64, shaped as ``x`` without ``axis``;
+    ``groups`` has that shape too.
     """
     mean, std = _moments(x, axis, chunk, stride=max(1, x.shape[axis] // 20_000))
     scale = _group_scale(std, groups)
@@ -431,4 +432,4 @@ def _normalise(x: np.ndarray, axis: int, groups: np.ndarray, chunk: int = 16_384
     for i in range(0, rows.shape[0], chunk):
         rows[i : i + chunk] -= mean.astype(x.dtype)
         rows[i : i + chunk] /= scale.astype(x.dtype)
-    return mean, scale
+    return mean, scale, (std / scale) ** 2

@@ -70,11 +70,18 @@ class Layout:
     shared_scale : ndarray, shape (n_shared,)
         What the shared columns were divided by: the coupling penalty ``1 / (C * shared_scale**2)``
         makes ``C`` the prior variance of a weight in log-odds per raw unit (per spike).
+    shared_var : ndarray, shape (n_shared,), optional
+        Variance of each (divided) shared column over the training bins (default 1).
     """
+
+    def __post_init__(self) -> None:
+        if self.shared_var is None:
+            object.__setattr__(self, "shared_var", np.ones_like(self.shared_scale))
 
     shared_scale: np.ndarray
     n_cat: int
     n_own: int
+    shared_var: np.ndarray | None = None
 
     @property
     def n_shared(self) -> int:
@@ -85,7 +92,7 @@ class Layout:
         return self.n_shared + self.n_cat + self.n_own + 1
 
     def subset(self, cols: np.ndarray) -> Layout:
-        return Layout(self.shared_scale[cols], self.n_cat, self.n_own)
+        return Layout(self.shared_scale[cols], self.n_cat, self.n_own, self.shared_var[cols])
 
     def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         a, b = self.n_shared, self.n_shared + self.n_cat
@@ -110,10 +117,9 @@ def logits(theta: np.ndarray, rows: UnitRows, layout: Layout, coupled: bool = Tr
     return z
 
 
-def neg_loglik(z: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> float:
-    """Bernoulli negative log-likelihood (nats) of log-odds ``z`` for outcomes ``y``, optionally weighted."""
-    cell = np.logaddexp(0.0, np.where(y, -z, z))
-    return float(cell.sum(dtype=np.float64) if weight is None else cell @ weight)
+def cell_losses(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bernoulli negative log-likelihood (nats) of each row, from probabilities ``p`` (at most 69 nats)."""
+    return -np.log(np.maximum(np.where(y, p, 1.0 - p), 1e-30))
 
 
 class _Objective:
@@ -131,8 +137,8 @@ class _Objective:
     def __call__(self, theta: np.ndarray, penalty: np.ndarray) -> tuple[float, np.ndarray]:
         self.evaluations += 1
         rows, lay = self.rows, self.layout
-        z = logits(theta, rows, lay, self.coupled, self.own)
-        resid = expit(z) - rows.y  # (n,) float32
+        p = expit(logits(theta, rows, lay, self.coupled, self.own))  # (n,) float32
+        resid = p - rows.y
         grad = np.zeros_like(theta)
         a, b = lay.n_shared, lay.n_shared + lay.n_cat
         if self.coupled:
@@ -143,7 +149,8 @@ class _Objective:
             grad[b:-1] = rows.own.T @ resid
         grad[-1] = resid.sum(dtype=np.float64)
         grad += penalty * theta
-        return neg_loglik(z, rows.y) + 0.5 * float(penalty @ (theta * theta)), grad
+        loss = float(cell_losses(p, rows.y).sum(dtype=np.float64))
+        return loss + 0.5 * float(penalty @ (theta * theta)), grad
 
     def solve(self, theta: np.ndarray, C: float, own_penalty: float, tol: float, max_iter: int) -> np.ndarray:
         """Minimise from ``theta`` with the blocks that ``C`` and ``own_penalty`` leave active."""
@@ -197,8 +204,8 @@ class _ValidationLoss:
         self.val, self.layout, self.shift = val, layout, np.float32(shift)
 
     def __call__(self, theta: np.ndarray, coupled: bool) -> np.ndarray:
-        z = logits(theta, self.val, self.layout, coupled) - self.shift
-        loss = np.logaddexp(0.0, np.where(self.val.y, -z, z))
+        p = expit(logits(theta, self.val, self.layout, coupled) - self.shift)
+        loss = cell_losses(p, self.val.y)
         return loss if self.val.weight is None else loss * self.val.weight
 
 
@@ -230,10 +237,11 @@ def screen_sources(rows: UnitRows, theta: np.ndarray, layout: Layout, groups: np
     """Shared columns kept for the coupling path: all population columns and the columns of the ``k``
     source units with the largest score statistics at ``theta`` (the model without coupling).
 
-    A column's score is ``g**2 / i`` with ``g`` the log-likelihood gradient and ``i`` the Fisher
-    information of its weight at zero; a unit's score sums its columns'. ``groups`` (F,) gives each
-    shared column's source unit (-1: population column; units to leave out, such as the target
-    itself, are -2).
+    A column's score is ``g**2 / i`` with ``g`` the log-likelihood gradient of its weight at zero and
+    ``i`` that weight's Fisher information, approximated as ``sum(p (1 - p)) * var`` with ``var`` the
+    column's variance over the training bins (``layout.shared_var``); a unit's score sums its
+    columns'. ``groups`` (F,) gives each shared column's source unit (-1: population column; units to
+    leave out, such as the target itself, are -2).
     """
     candidates = np.unique(groups[groups >= 0])
     if k is None or k >= candidates.size:
@@ -241,7 +249,7 @@ def screen_sources(rows: UnitRows, theta: np.ndarray, layout: Layout, groups: np
     z = logits(theta, rows, layout, coupled=False)
     p = expit(z)
     grad = rows.shared.T @ (p - rows.y)  # (F,)
-    info = np.square(rows.shared).T @ (p * (1.0 - p))  # (F,)
+    info = float(np.sum(p * (1.0 - p), dtype=np.float64)) * layout.shared_var  # (F,)
     score = np.bincount(groups[groups >= 0], weights=(grad**2 / np.maximum(info, 1e-12))[groups >= 0])
     keep = candidates[np.argsort(score[candidates])[::-1][:k]]
     return np.flatnonzero((groups == -1) | np.isin(groups, keep))
