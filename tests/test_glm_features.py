@@ -40,17 +40,16 @@ def test_time_since_last_spike_and_its_categories():
 
 def test_shared_and_own_features_on_a_hand_built_raster():
     r = _raster()
-    f = HistoryState(SPEC, 2).advance(r)
+    f = HistoryState(SPEC, 2).advance(r)  # time is the last axis of every feature array
     a2 = np.exp(-0.5)
-    np.testing.assert_allclose(
-        f.shared[:, 2], [1, a2, a2**2, a2**3 + 1, a2**4 + a2, a2**5 + a2**2], rtol=1e-6
-    )
-    np.testing.assert_array_equal(f.shared[:, :2], r)  # lag-1 block: the current bin
-    np.testing.assert_allclose(f.shared[:, 3], _trace(r[:, 1], 2.0), rtol=1e-6)
-    np.testing.assert_allclose(f.shared[:, 4], _trace(r.sum(axis=1), 1.0), rtol=1e-6)  # population count
-    assert f.shared.shape == (6, SPEC.n_shared(2)) == (6, 5)
-    np.testing.assert_allclose(f.own[0], np.stack([_trace(r[:, 0], 4.0), _trace(r[:, 1], 4.0)], 1), rtol=1e-6)
-    np.testing.assert_array_equal(f.categories, lag_categories(r, SPEC.edges))
+    expected = [1, a2, a2**2, a2**3 + 1, a2**4 + a2, a2**5 + a2**2]
+    np.testing.assert_allclose(f.shared[2], expected, rtol=1e-6)  # unit 0's trace, tau 2
+    np.testing.assert_array_equal(f.shared[:2], r.T)  # lag-1 block: the current bin
+    np.testing.assert_allclose(f.shared[3], _trace(r[:, 1], 2.0), rtol=1e-6)
+    np.testing.assert_allclose(f.shared[4], _trace(r.sum(axis=1), 1.0), rtol=1e-6)  # population count
+    assert f.shared.shape == (SPEC.n_shared(2), 6) == (5, 6)
+    np.testing.assert_allclose(f.own[0], [_trace(r[:, 0], 4.0), _trace(r[:, 1], 4.0)], rtol=1e-6)
+    np.testing.assert_array_equal(f.categories, lag_categories(r, SPEC.edges).T)
 
 
 def test_chunks_and_single_steps_continue_the_same_state():
@@ -59,8 +58,8 @@ def test_chunks_and_single_steps_continue_the_same_state():
     whole = HistoryState(spec, 5).advance(raster)
     state = HistoryState(spec, 5)
     parts = [state.advance(raster[a:b]) for a, b in ((0, 150), (150, 151), (151, 400))]
-    np.testing.assert_allclose(np.vstack([p.shared for p in parts]), whole.shared, rtol=1e-6, atol=1e-6)
-    np.testing.assert_array_equal(np.vstack([p.categories for p in parts]), whole.categories)
+    np.testing.assert_allclose(np.hstack([p.shared for p in parts]), whole.shared, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(np.hstack([p.categories for p in parts]), whole.categories)
     jumper = HistoryState(spec, 5, rates=np.full(5, 0.1))
     jumper.consume(raster[:250])
     reference = HistoryState(spec, 5, rates=np.full(5, 0.1))
@@ -72,9 +71,9 @@ def test_chunks_and_single_steps_continue_the_same_state():
     for t in range(1, 400):
         stepper.step(raster[t])
         shared, cats, own = stepper.current()
-        np.testing.assert_allclose(shared, whole.shared[t], rtol=1e-6, atol=1e-6)
-        np.testing.assert_array_equal(cats, whole.categories[t])
-        np.testing.assert_allclose(own, whole.own[:, t], rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(shared, whole.shared[:, t], rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(cats, whole.categories[:, t])
+        np.testing.assert_allclose(own, whole.own[:, :, t], rtol=1e-6, atol=1e-6)
 
 
 def test_feature_spec_refuses_bad_values():

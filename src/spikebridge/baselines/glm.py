@@ -214,21 +214,24 @@ class CoupledGLMBaseline(Baseline):
         real = np.flatnonzero(self.unit_mask_)
         spikes = train[:, real]  # (T, R)
         self.input_rates_ = spikes.mean(axis=0)  # (R,) starting point of the traces (stationary means)
-        feats = self._state().advance(spikes[:-1])  # inputs of rows 1..T-1
-        targets = spikes[1:]  # (T - 1, R)
+        feats = self._state().advance(spikes[:-1], self.n_jobs)  # inputs of rows 1..T-1, time last
+        targets = np.ascontiguousarray(spikes[1:].T)  # (R, T - 1) next-bin spikes
         spec, R = self.glm.features, real.size
         blocks = np.concatenate(
             [np.repeat(np.arange(spec.n_blocks), R), spec.n_blocks + np.arange(len(spec.population_taus))]
         )
-        shared_mean, shared_scale, shared_var = _normalise(feats.shared, 0, blocks)  # in place, (F,) each
+        shared_mean, shared_scale, shared_var = _normalise(feats.shared, blocks)  # in place, (F,) each
         own_groups = np.repeat(np.arange(len(spec.own_taus)), R).reshape(-1, R)  # (n_own, R): one per tau
-        own_mean, own_std, _ = _normalise(feats.own, 1, own_groups)  # in place, (n_own, R) each
+        own_mean, own_std, _ = _normalise(feats.own, own_groups)  # in place, (n_own, R) each
         layout = Layout(shared_scale, spec.n_categories, feats.own.shape[0], shared_var)
         groups = np.concatenate(
             [np.tile(np.arange(R), spec.n_blocks), np.full(len(spec.population_taus), -1)]
         )
-        table = category_table(feats.categories, targets, spec.n_categories, self.glm.history_prior)
+        table = category_table(feats.categories.T, targets.T, spec.n_categories, self.glm.history_prior)
         offsets = logit(np.clip(table, self.floor, 1.0 - self.floor))  # (n_cat, R) history log-odds
+
+        by_bin = np.ascontiguousarray(feats.shared.T)  # (T - 1, F): units gather rows, not columns
+        feats = Features(by_bin, feats.categories, feats.own)
 
         def fit_one(r: int):
             return self._fit_unit(feats, offsets[:, r], targets, r, layout, groups)
@@ -244,10 +247,11 @@ class CoupledGLMBaseline(Baseline):
     def _fit_unit(self, feats: Features, offsets, targets, r: int, layout: Layout, groups: np.ndarray):
         """Fit unit r (a UnitFit on the full-data scale), or None for a constant model.
 
+        ``feats.shared`` is bin-major here, (T, F), so that a unit's sampled rows are contiguous copies.
         One case-control sample of all training rows; its rows before the cut fit, the later ones
         (the validation bins) choose the penalties, and all of them refit.
         """
-        cfg, y = self.glm, targets[:, r]
+        cfg, y = self.glm, targets[r]
         n = y.size
         cut = int(round((1.0 - cfg.val_fraction) * n))
         n_fit_spk = int(np.count_nonzero(y[:cut]))
@@ -255,8 +259,8 @@ class CoupledGLMBaseline(Baseline):
             return None
         rng = np.random.default_rng([self.seed, r])
         rows, kept_pos, kept_neg = _sample(y, 0, n, cfg.neg_ratio, cfg.max_rows, rng)  # sorted in time
-        cats = feats.categories[rows, r].astype(np.intp)
-        own = np.ascontiguousarray(feats.own[:, rows, r].T)  # (n_rows, n_own)
+        cats = feats.categories[r, rows].astype(np.intp)
+        own = np.ascontiguousarray(feats.own[:, r, rows].T)  # (n_rows, n_own)
         every = UnitRows(feats.shared[rows], cats, own, offsets[cats].astype(np.float32), y[rows])
         k = int(np.searchsorted(rows, cut))  # rows[:k] fit, rows[k:] validate
         weight = np.where(y[rows[k:]], 1.0 / kept_pos, 1.0 / kept_neg)
@@ -273,11 +277,11 @@ class CoupledGLMBaseline(Baseline):
 
     def _store(self, fits: list, layout: Layout, targets, shared_stats, own_stats, offsets) -> None:
         """Raw-scale weights of every real unit (constant-rate models for units not fitted)."""
-        R = targets.shape[1]
+        R = targets.shape[0]
         coef = np.zeros((layout.n_shared, R))  # (F, R) standardised scale first
         cat = np.zeros((layout.n_cat, R))
         own = np.zeros((layout.n_own, R))
-        bias = logit(np.clip(targets.mean(axis=0), self.floor, 1.0 - self.floor))
+        bias = logit(np.clip(targets.mean(axis=1), self.floor, 1.0 - self.floor))
         self.C_ = np.full(R, np.nan)  # chosen C per real unit (0: no coupling, NaN: constant model)
         self.own_penalty_ = np.full(R, np.nan)
         self.evaluations_ = np.zeros(R, np.int64)  # objective evaluations (work done) per unit
@@ -302,9 +306,10 @@ class CoupledGLMBaseline(Baseline):
 
     def _logits(self, feats: Features) -> np.ndarray:
         """(T, R) log-odds of the next bin from the features of T bins."""
-        z = feats.shared @ self.coef_shared_.astype(np.float32)  # (T, R)
-        z = z.astype(np.float64) + np.take_along_axis(self.coef_cat_, feats.categories.astype(np.intp), 0)
-        z += np.einsum("ktr,kr->tr", feats.own, self.coef_own_.astype(np.float32))
+        z = feats.shared.T @ self.coef_shared_.astype(np.float32)  # (T, R)
+        cat = np.take_along_axis(self.coef_cat_, feats.categories.T.astype(np.intp), 0)  # (T, R)
+        z = z.astype(np.float64) + cat
+        z += np.einsum("krt,kr->tr", feats.own, self.coef_own_.astype(np.float32))
         return z + self.intercept_
 
     def _predict(self, raster: np.ndarray) -> np.ndarray:
@@ -314,7 +319,7 @@ class CoupledGLMBaseline(Baseline):
         state = self._state()
         for start in range(0, inputs.shape[0], self.chunk_rows):
             rows = slice(start, start + self.chunk_rows)
-            out[rows, real] = expit(self._logits(state.advance(inputs[rows])))
+            out[rows, real] = expit(self._logits(state.advance(inputs[rows], self.n_jobs)))
         return out
 
     def _state(self) -> HistoryState:
@@ -397,13 +402,12 @@ class CoupledGLMBaseline(Baseline):
         return out
 
 
-def _moments(x: np.ndarray, axis: int, chunk: int = 16_384, stride: int = 1) -> tuple:
-    """Mean and standard deviation of float32 ``x`` along ``axis`` (every ``stride``-th row), in float64."""
-    rows = np.moveaxis(x, axis, 0)[::stride]  # view (T / stride, ...)
-    n = max(rows.shape[0], 1)
-    mean = sum(rows[i : i + chunk].sum(axis=0, dtype=np.float64) for i in range(0, n, chunk)) / n
-    var = sum(((rows[i : i + chunk] - mean) ** 2).sum(axis=0) for i in range(0, n, chunk)) / n
-    return np.asarray(mean, dtype=np.float64), np.sqrt(np.asarray(var, dtype=np.float64))
+def _moments(x: np.ndarray, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation (float64) of float32 ``x`` along its last axis, every ``stride``-th."""
+    sub = x[..., ::stride]
+    mean = sub.mean(axis=-1, dtype=np.float64)
+    var = np.square(sub - mean[..., None]).mean(axis=-1)
+    return mean, np.sqrt(var)
 
 
 def _group_scale(std: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -420,16 +424,14 @@ def _group_scale(std: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return scale
 
 
-def _normalise(x: np.ndarray, axis: int, groups: np.ndarray, chunk: int = 16_384) -> tuple:
-    """Centre float32 ``x`` in place along ``axis`` and divide it by its group scales.
+def _normalise(x: np.ndarray, groups: np.ndarray) -> tuple:
+    """Centre float32 ``x`` in place along its last (time) axis and divide it by its group scales.
 
-    Returns (mean, scale, variance after scaling) in float64, shaped as ``x`` without ``axis``;
-    ``groups`` has that shape too.
+    Returns (mean, scale, variance after scaling) in float64, shaped as ``x`` without the last axis;
+    ``groups`` has that shape too. Moments come from at most about 20 000 evenly spaced bins.
     """
-    mean, std = _moments(x, axis, chunk, stride=max(1, x.shape[axis] // 20_000))
+    mean, std = _moments(x, stride=max(1, x.shape[-1] // 20_000))
     scale = _group_scale(std, groups)
-    rows = np.moveaxis(x, axis, 0)
-    for i in range(0, rows.shape[0], chunk):
-        rows[i : i + chunk] -= mean.astype(x.dtype)
-        rows[i : i + chunk] /= scale.astype(x.dtype)
+    x -= mean[..., None].astype(x.dtype)
+    x /= scale[..., None].astype(x.dtype)
     return mean, scale, (std / scale) ** 2

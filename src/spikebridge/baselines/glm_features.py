@@ -15,6 +15,7 @@ in chunks and a simulation can advance one bin at a time with the same numbers.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,13 +89,14 @@ class FeatureSpec:
 
 @dataclass(frozen=True)
 class Features:
-    """Features of T consecutive bins of R real units.
+    """Features of T consecutive bins of R real units, time along the last axis (filters run along
+    contiguous rows and nothing is transposed).
 
     Attributes
     ----------
-    shared : ndarray, shape (T, F_shared), float32
-    categories : ndarray, shape (T, R), int16
-    own : ndarray, shape (n_own, T, R), float32
+    shared : ndarray, shape (F_shared, T), float32
+    categories : ndarray, shape (R, T), int16
+    own : ndarray, shape (n_own, R, T), float32
     """
 
     shared: np.ndarray
@@ -151,36 +153,44 @@ class HistoryState:
         self.since = np.minimum(lags_since_spike(raster, self.since)[-1], self.spec.edges[-1] + 1)
         self.last = raster[-1].copy()
 
-    def advance(self, raster: np.ndarray) -> Features:
-        """Features of every bin of ``raster`` (T, R) bool, continuing from this state; updates it."""
-        raster = np.asarray(raster, dtype=bool)
-        spec, (T, R) = self.spec, raster.shape
-        shared = np.empty((T, spec.n_shared(R)), np.float32)
-        own = np.empty((len(spec.own_taus), T, R), np.float32)
+    def advance(self, raster: np.ndarray, workers: int = 1) -> Features:
+        """Features of every bin of ``raster`` (T, R) bool, continuing from this state; updates it.
+
+        ``workers`` threads filter the unit traces (SciPy's filter releases the GIL).
+        """
+        raster_t = np.ascontiguousarray(np.asarray(raster, dtype=bool).T)  # (R, T)
+        spec, (R, T) = self.spec, raster_t.shape
+        shared = np.empty((spec.n_shared(R), T), np.float32)
+        own = np.empty((len(spec.own_taus), R, T), np.float32)
         if spec.lag1:
-            shared[:, :R] = raster
-        s_t = np.ascontiguousarray(raster.T, dtype=np.float64)  # (R, T): filters run along rows
-        for k, tau in enumerate(self.unit_taus):  # one float64 trace at a time bounds memory
-            trace = self._trace(s_t, tau, self.unit_traces[k]).T  # (T, R) view
+            shared[:R] = raster_t
+        s = raster_t.astype(np.float64)  # (R, T)
+
+        def unit_trace(k: int) -> None:  # one float64 trace per worker at a time bounds memory
+            trace = self._trace(s, self.unit_taus[k], self.unit_traces[k])  # (R, T)
             for block, j in enumerate(self._coupling_idx, start=int(spec.lag1)):
                 if j == k:
-                    shared[:, block * R : (block + 1) * R] = trace
+                    shared[block * R : (block + 1) * R] = trace
             for slot, j in enumerate(self._own_idx):
                 if j == k:
                     own[slot] = trace
             if T:
-                self.unit_traces[k] = trace[-1]
-        count = s_t.sum(axis=0)[None, :]  # (1, T) population count
+                self.unit_traces[k] = trace[:, -1]
+
+        with ThreadPoolExecutor(max(1, int(workers))) as pool:
+            list(pool.map(unit_trace, range(self.unit_taus.size)))
+        count = s.sum(axis=0)[None, :]  # (1, T) population count
         for k, tau in enumerate(self.pop_taus):
             trace = self._trace(count, tau, self.pop_traces[k : k + 1])[0]  # (T,)
-            shared[:, spec.n_blocks * R + k] = trace
+            shared[spec.n_blocks * R + k] = trace
             if T:
                 self.pop_traces[k] = trace[-1]
-        lags = lags_since_spike(raster, self.since)  # (T, R)
-        categories = categories_of(lags, spec.edges)  # (T, R) int16
+        lags = lags_since_spike(raster_t, self.since, axis=1)  # (R, T)
+        np.minimum(lags, spec.edges[-1] + 1, out=lags)
+        categories = self._cat_of_lag[lags]  # (R, T) int16
         if T:
-            self.last = raster[-1].copy()
-            self.since = np.minimum(lags[-1], spec.edges[-1] + 1)
+            self.last = raster_t[:, -1].copy()
+            self.since = lags[:, -1].copy()
         return Features(shared, categories, own)
 
     def step(self, spikes: np.ndarray) -> None:

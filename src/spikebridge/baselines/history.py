@@ -25,25 +25,30 @@ def check_edges(edges) -> tuple[int, ...]:
     return edges
 
 
-def lags_since_spike(raster: np.ndarray, since: np.ndarray | None = None) -> np.ndarray:
+def lags_since_spike(raster: np.ndarray, since: np.ndarray | None = None, axis: int = 0) -> np.ndarray:
     """Bins since each unit's last spike at or before every bin (1 = it spiked in that bin).
 
     Parameters
     ----------
-    raster : ndarray, shape (T, N), bool
+    raster : ndarray, shape (T, N) (or (N, T) with ``axis=1``), bool
     since : ndarray, shape (N,), int, optional
-        Lag at the bin just before ``raster[0]`` (the state carried over from earlier bins); default:
+        Lag at the bin just before the first one (the state carried over from earlier bins); default:
         no earlier spike, counted as a lag of 2**40 bins.
+    axis : int
+        The time axis of ``raster``.
 
     Returns
     -------
-    lags : ndarray, shape (T, N), int64
+    lags : ndarray, shaped as ``raster``, int64
     """
+    raster = np.moveaxis(raster, axis, 0)  # (T, N) view
     T, N = raster.shape
     start = np.full(N, 2**40, np.int64) if since is None else np.asarray(since, np.int64)
     t_idx = np.arange(T, dtype=np.int64)[:, None]
-    last = np.maximum.accumulate(np.where(raster, t_idx, -start[None, :]), axis=0)  # (T, N) last spike bin
-    return t_idx - last + 1
+    last = np.where(raster, t_idx, -start[None, :])  # (T, N) spike bins, else before the start
+    np.maximum.accumulate(last, axis=0, out=last)  # (T, N) last spike bin
+    np.subtract(t_idx + 1, last, out=last)  # (T, N) lags, in place
+    return np.moveaxis(last, 0, axis)
 
 
 def categories_of(lags: np.ndarray, edges: tuple[int, ...]) -> np.ndarray:
@@ -95,12 +100,14 @@ def category_table(
         ``(spikes_k + prior * rate) / (bins_k + prior)``; 0 for units without a spike.
     """
     N = categories.shape[1]
-    code = (categories.astype(np.int64) + n_cat * np.arange(N)[None, :]).ravel()  # unit-specific category
-    bins = np.bincount(code, minlength=n_cat * N).reshape(N, n_cat)
-    spikes = np.bincount(code, weights=targets.ravel(), minlength=n_cat * N).reshape(N, n_cat)
-    rates = (targets.mean(axis=0) if rates is None else np.asarray(rates, dtype=float))[:, None]
-    table = ((spikes + prior * rates) / np.maximum(bins + prior, 1e-12)).T  # (n_cat, N)
-    table[:, rates[:, 0] == 0] = 0.0
+    rates = targets.mean(axis=0) if rates is None else np.asarray(rates, dtype=float)
+    table = np.zeros((n_cat, N))
+    for n in range(N):  # one unit at a time: no (T, N) temporaries
+        cat = categories[:, n].astype(np.intp)
+        bins = np.bincount(cat, minlength=n_cat)
+        spikes = np.bincount(cat, weights=targets[:, n], minlength=n_cat)
+        if rates[n] > 0:  # silent units keep 0: the floor
+            table[:, n] = (spikes + prior * rates[n]) / np.maximum(bins + prior, 1e-12)
     return table
 
 
