@@ -1,0 +1,105 @@
+"""Explain the shipped models together: one quick-profile model per evaluated recording, the
+across-recording tests of the correlations, and the stationarity of every shipped spike recording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spikebridge.experiments.explain import ExplainConfig, run_explain
+
+EVALUATED = ("slice_210511001", "ibl_NYU-40_2021-04-14_001")
+
+
+@dataclass(frozen=True)
+class ShippedExplanation:
+    """Explanations of several recordings' models and what is tested across them."""
+
+    reports: tuple
+    across: tuple
+    stationarity: tuple
+    comparisons: tuple
+
+    def to_dict(self) -> dict:
+        return {
+            "reports": [r.to_dict() for r in self.reports],
+            "across_recordings": [t.to_dict() for t in self.across],
+            "stationarity": [r.to_dict() for r in self.stationarity],
+            "comparisons": [c.to_dict() for c in self.comparisons],
+        }
+
+
+def across_recordings(reports) -> tuple:
+    """Two-sided t-test across recordings of each correlation's per-recording mean Fisher z (first layer)."""
+    from spikebridge.analysis.significance import ACROSS, z_t_test
+
+    with_attention = [r for r in reports if r.attention is not None]
+    if not with_attention:
+        return ()
+    labels = list(with_attention[0].attention.layers[0].window_z)
+    out = []
+    for label in labels:
+        means = [np.nanmean(r.attention.layers[0].window_z[label]) for r in with_attention]
+        out.append(z_t_test(np.array(means), label, ACROSS))
+    return tuple(out)
+
+
+def shipped_stationarity(
+    data_root=None, bins_ms=None, log: Callable[[str], None] = print
+) -> tuple[list, list]:
+    """ADF rows of every shipped spike recording present under the data root, and the group comparison."""
+    from spikebridge.analysis.stationarity import DEFAULT_BINS_MS, adf_population, compare_preparations
+    from spikebridge.catalog import load_catalog, resolve_data_root
+    from spikebridge.experiments.prepared import get_prepared
+
+    root = resolve_data_root(data_root)
+    rows = []
+    for name, entry in load_catalog().items():
+        if entry.kind != "spikes" or not entry.present(root):
+            continue
+        log(f"  ADF: {name}")
+        prep, _ = get_prepared(name, data_root=root)
+        full = np.concatenate([prep.fit.data, prep.val.data, prep.test.data])  # (T, N) analysed window
+        rows += adf_population(full, prep.unit_mask, prep.fit.bin_size, name, entry.preparation,
+                               tuple(bins_ms or DEFAULT_BINS_MS))  # fmt: skip
+    return rows, compare_preparations(rows)
+
+
+def explain_shipped(
+    cfg: ExplainConfig,
+    out_dir: Path,
+    data_root=None,
+    recordings: tuple[str, ...] = EVALUATED,
+    profile: str = "quick",
+    log: Callable[[str], None] = print,
+) -> ShippedExplanation:
+    """Fit (or reuse) the quick Dice transformer on each recording, explain it there, and test across them."""
+    from spikebridge.experiments.prepared import get_prepared, recording_key
+    from spikebridge.experiments.zoo import ModelSpec, fit_model
+
+    out_dir = Path(out_dir)
+    reports = []
+    for name in recordings:
+        prep, _ = get_prepared(name, data_root=data_root)
+        spec = ModelSpec(name="transformer-dice", profile=profile)
+        model_dir = out_dir / "models" / recording_key(name) / f"{spec.name}-{profile}-s{spec.seed}"
+        if not _fitted(model_dir, spec, prep):
+            log(f"[fit] {spec.name} ({profile}) on {name}")
+            fit_model(spec, prep, model_dir)
+        reports.append(run_explain(model_dir / "best.ckpt", name, cfg, out_dir, data_root, log=log))
+    rows, comparisons = shipped_stationarity(data_root, cfg.adf_bins_ms, log)
+    return ShippedExplanation(tuple(reports), across_recordings(reports), tuple(rows), tuple(comparisons))
+
+
+def _fitted(model_dir: Path, spec, prep) -> bool:
+    import json
+
+    meta = model_dir / "model.json"
+    if not meta.is_file() or not (model_dir / "best.ckpt").is_file():
+        return False
+    payload = json.loads(meta.read_text())
+    return payload.get("spec") == spec.to_dict() and payload.get("data_hash") == prep.data_hash()
