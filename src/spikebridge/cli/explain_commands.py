@@ -91,6 +91,9 @@ def explain_cmd(
     n_boot: int = typer.Option(200, help="Block-bootstrap resamples."),
     seed: int = typer.Option(0),
     profile: str = typer.Option("quick", help="Shipped mode: profile of the models fitted or reused."),
+    threads: int = typer.Option(
+        1, help="Torch CPU threads (1 is fastest for small models on a busy machine)."
+    ),
     out: Path = typer.Option(Path("spikebridge-out/explain"), "--out"),
     data_root: Path = typer.Option(None, "--data-root"),
 ) -> None:
@@ -100,6 +103,9 @@ def explain_cmd(
                   connections, transpose_connections)  # fmt: skip
     if (checkpoint is None) != (recording is None):
         raise SpikebridgeConfigError("give both CHECKPOINT and RECORDING, or neither (shipped models)")
+    import torch
+
+    torch.set_num_threads(max(1, threads))
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     if checkpoint is None:

@@ -144,14 +144,25 @@ def _checkpoint_label(checkpoint: Path, ckpt) -> tuple[str, str | None]:
     return f"{ckpt.model_class}-{ckpt.train_config.get('loss', '')}".strip("-"), None
 
 
-def _train_source(src_name, target_name, target_prep, ckpt, prep_cfg, data_root, log):
-    """The prepared recording the checkpoint was trained on, or None (with a logged reason)."""
+def _train_source(src_name, target_arg, target_prep, ckpt, prep_cfg, data_root, notes: list):
+    """The prepared recording the checkpoint was trained on, or None (with the reason in ``notes``)."""
+    from spikebridge.errors import SpikebridgeError
     from spikebridge.experiments.prepared import get_prepared
 
-    name = src_name or target_name
-    prep = target_prep if name == target_name else get_prepared(name, prep_cfg, data_root)[0]
+    if src_name is None or src_name in (target_arg, target_prep.info.name):
+        prep, name = target_prep, target_arg
+    else:
+        try:
+            prep, name = get_prepared(src_name, prep_cfg, data_root)[0], src_name
+        except SpikebridgeError as exc:
+            notes.append(
+                f"training recording {src_name!r} cannot be opened ({exc}); re-fitted ablations skipped"
+            )
+            return None
     if ckpt.data_hash and prep.data_hash() != ckpt.data_hash:
-        log(f"  note: {name} does not hash to the checkpoint's training data; re-fitted ablations skipped")
+        notes.append(
+            f"{name} is not the checkpoint's training data (hash differs); re-fitted ablations skipped"
+        )
         return None
     return prep
 
@@ -181,11 +192,11 @@ def run_explain(
     src_name = train_recording or src_name
     log(f"[explain] {label} ({count_parameters(model)} parameters) on {tkey}")
     sections = _analyse(model, ckpt, target, tkey, cfg, out_dir, data_root, log)
-    source = _train_source(src_name, recording, target, ckpt, prep_cfg, data_root, log)
+    source = _train_source(src_name, recording, target, ckpt, prep_cfg, data_root, sections["notes"])
     ablations = _ablations(model, ckpt, source, target, cfg, out_dir, log, sections["notes"])
     report = ExplainReport(
         label=label,
-        source=recording_key(src_name) if src_name else (tkey if source is not None else "unknown"),
+        source=recording_key(source.info.name) if source is not None else (src_name or "unknown"),
         target=tkey,
         checkpoint=str(checkpoint),
         n_params=count_parameters(model),
@@ -275,8 +286,6 @@ def _ablations(model, ckpt, source, target, cfg: ExplainConfig, out_dir: Path, l
         tc = TrainConfig.from_dict(ckpt.train_config)
         root = out_dir / "models" / recording_key(source.info.name) / "ablations"
         rows += retrained_ablations(mc, tc, source, target, settings, root, log)
-    elif settings.retrain:
-        notes.append("re-fitted ablations skipped: the checkpoint's training recording is unknown")
     return rows
 
 
