@@ -228,3 +228,26 @@ def test_z_t_test_is_two_sided_and_reports_undefined_cases():
     assert res.mean_r == pytest.approx(np.tanh(0.25))
     assert np.isnan(z_t_test(np.array([0.3]), "x").p_value)
     assert z_t_test(np.array([np.nan]), "x").to_dict()["mean_r"] is None
+
+
+def test_a_model_without_attention_gets_shuffles_but_no_attention_ablation():
+    from spikebridge.data.types import RecordingInfo, SpikeTrains
+    from spikebridge.experiments.explain_ablations import AblationSettings, inference_ablations
+    from spikebridge.experiments.scoring import score
+    from spikebridge.preprocess.prepare import PrepareConfig, prepare
+    from spikebridge.preprocess.split import WindowConfig
+
+    raster = _raster(6000, 6, 0.1, seed=3)
+    times = tuple((np.flatnonzero(raster[:, i]) + 0.5) * 1e-3 for i in range(6))
+    trains = SpikeTrains(times, 6.0, RecordingInfo("r", "in_vitro"))
+    prep = prepare(trains, PrepareConfig(window=WindowConfig(train_s=4.0, test_s=2.0), n_units=6))
+    model = _tiny_model(attention=False)
+    with pytest.raises(SpikebridgeConfigError, match="no attention"):
+        analyse_attention(model, prep.test.data, prep.unit_mask, get_loss("bce"))
+    intact = score(lambda r: predict_proba(model, r), prep, n_boot=10)
+    rows = inference_ablations(model, prep, intact, AblationSettings(n_queries=100, fractions=(0.5,), n_boot=10))
+    assert [r.condition for r in rows] == ["intact (query bins)", "shuffle recent 50%"]
+    # without attention the output at t reads bin t only, and shuffling units of bin t changes it
+    assert rows[1].unit_test["n"] > 0 and rows[1].reference == "intact (query bins)"
+    with pytest.raises(SpikebridgeConfigError, match="fractions"):
+        AblationSettings(fractions=(0.0,))

@@ -66,6 +66,7 @@ def test_explain_writes_tables_figures_and_store(explained):
     page = (out / "figures" / "attention_L0_net0__net0.html").read_text()
     assert page.lstrip().lower().startswith("<!doctype html>") and "plotly" in page
     assert "What the model learned" in (out / "explain.html").read_text()
+    assert "attention_peak_lag" in (out / "explain_net0__net0.csv").read_text()
     metrics = _metrics(out)
     for name in ("attention_peak_lag", "corr_attention_key_input", "influence_auc_excitatory",
                  "glm_coupling_auc_sign", "adf_stat_10ms", "ablation_shuffle_recent_95_unit_auc_p"):  # fmt: skip

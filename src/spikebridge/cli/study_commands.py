@@ -69,6 +69,7 @@ def study_cmd(
     executor: str = typer.Option("local", help="Matrix executor: local | ray | inline."),
     address: str = typer.Option(None, help="Ray cluster address."),
     skip_matrix: bool = typer.Option(False, help="Only the datasets and the evaluation tables."),
+    explain: bool = typer.Option(False, help="Add what the evaluated models learned (spikebridge explain)."),
 ) -> None:
     """Datasets, side-by-side evaluation (slice and in vivo), the cross-recording matrix, one HTML report."""
     from spikebridge.atomic import write_text_atomic
@@ -85,6 +86,8 @@ def study_cmd(
     names = evaluate or [n for n in EVALUATED if load_catalog()[n].present(root)]
     body = _evaluation_html(names, root, out, profile, n_boot, prep_cfg)
     sections.append(("Prediction of held-out test bins: models and baselines side by side", body))
+    if explain:
+        sections.append(("What the model learned", _explain_section(names, root, out, profile)))
     if not skip_matrix:
         recs = matrix or [n for n, e in load_catalog().items() if e.kind == "spikes" and e.present(root)]
         sections.append(
@@ -117,6 +120,18 @@ def _evaluation_html(names, root: Path, out: Path, profile: str, n_boot: int, pr
         _, fig_path = write_evaluation(report, out, report.source)
         parts.append(evaluation_section(report, relative(fig_path, out)))
     return "\n".join(parts)
+
+
+def _explain_section(names, root: Path, out: Path, profile: str) -> str:
+    """Explain the Dice transformer of every evaluated recording, reusing the evaluation's fitted models."""
+    from spikebridge.experiments.explain import ExplainConfig
+    from spikebridge.experiments.explain_study import explain_shipped
+    from spikebridge.report.explain import shipped_section_data, shipped_section_html, write_shipped
+
+    shipped = explain_shipped(ExplainConfig(), out / "explain", root, tuple(names), profile, console.print,
+                              models_dir=out / "evaluate" / "models")  # fmt: skip
+    shared, per_report = write_shipped(shipped, out / "explain")
+    return shipped_section_html(shipped_section_data(shipped, shared, per_report, out))
 
 
 def _matrix_section(

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from spikebridge.analysis.stationarity import DEFAULT_BINS_MS
-from spikebridge.errors import SpikebridgeDataError
+from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 from spikebridge.experiments.explain_ablations import AblationSettings
 from spikebridge.preprocess.prepare import PrepareConfig, PreparedRecording
 
@@ -61,6 +61,18 @@ class ExplainConfig:
     connections: str | None = None
     transpose_connections: bool = False
     adf_bins_ms: tuple[float, ...] = DEFAULT_BINS_MS
+
+    def __post_init__(self) -> None:
+        for name in ("attention_windows", "influence_context", "influence_windows", "max_lag"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise SpikebridgeConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.max_lag > self.influence_context:
+            raise SpikebridgeConfigError(
+                f"max_lag ({self.max_lag}) cannot exceed influence_context ({self.influence_context})"
+            )
+        if self.attention_context is not None and self.attention_context < 2:
+            raise SpikebridgeConfigError(f"attention_context must be >= 2 bins, got {self.attention_context}")
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -175,14 +187,21 @@ def run_explain(
     data_root: Path | None = None,
     train_recording: str | None = None,
     log: Callable[[str], None] = print,
+    models_dir: Path | None = None,
 ) -> ExplainReport:
-    """Run every analysis of ``checkpoint`` on ``recording``'s test part and store the numbers."""
+    """Run every analysis of ``checkpoint`` on ``recording``'s test part and store the numbers.
+
+    Fitted helpers (the GLM, re-fitted variants) are cached under ``models_dir`` (default
+    ``out_dir / "models"``; an evaluation's ``models`` folder lends its GLM fits); the result rows go to
+    ``out_dir / "results.sqlite"`` (run ``"explain"``).
+    """
     from spikebridge.analysis.protocol import count_parameters
     from spikebridge.experiments.prepared import get_prepared, recording_key
     from spikebridge.training.checkpoint import load_checkpoint
     from spikebridge.training.predict import load_model
 
     checkpoint, out_dir = Path(checkpoint), Path(out_dir)
+    models_dir = Path(models_dir) if models_dir is not None else out_dir / "models"
     ckpt = load_checkpoint(checkpoint)
     model = load_model(checkpoint)
     label, src_name = _checkpoint_label(checkpoint, ckpt)
@@ -191,9 +210,9 @@ def run_explain(
     tkey = recording_key(recording)
     src_name = train_recording or src_name
     log(f"[explain] {label} ({count_parameters(model)} parameters) on {tkey}")
-    sections = _analyse(model, ckpt, target, tkey, cfg, out_dir, data_root, log)
+    sections = _analyse(model, ckpt, target, tkey, cfg, models_dir, data_root, log)
     source = _train_source(src_name, recording, target, ckpt, prep_cfg, data_root, sections["notes"])
-    ablations = _ablations(model, ckpt, source, target, cfg, out_dir, log, sections["notes"])
+    ablations = _ablations(model, ckpt, source, target, cfg, models_dir, log, sections["notes"])
     report = ExplainReport(
         label=label,
         source=recording_key(source.info.name) if source is not None else (src_name or "unknown"),
@@ -223,7 +242,7 @@ def _provenance(ckpt, target: PreparedRecording) -> dict:
             "target_data_hash": target.data_hash()}  # fmt: skip
 
 
-def _analyse(model, ckpt, target, tkey, cfg, out_dir, data_root, log) -> dict:
+def _analyse(model, ckpt, target, tkey, cfg, models_dir: Path, data_root, log) -> dict:
     """Attention, influence (with the GLM baseline) and stationarity on the target."""
     from spikebridge.analysis.attention import analyse_attention
     from spikebridge.analysis.glm_coupling import glm_coupling
@@ -250,7 +269,7 @@ def _analyse(model, ckpt, target, tkey, cfg, out_dir, data_root, log) -> dict:
         infl = infl.with_scores(connection_auc(infl.matrix, labels, mask, "model influence"))
         if cfg.glm_baseline:
             log("  coupled GLM baseline (fit or reuse)")
-            glm = cached_glm(target, out_dir / "models" / tkey)
+            glm = cached_glm(target, models_dir / tkey)
             out["glm"] = connection_auc(glm_coupling(glm, cfg.max_lag), labels, mask, "GLM coupling")
     else:
         out["notes"].append(f"{tkey} has no known connections: influence is not scored")
@@ -262,7 +281,7 @@ def _analyse(model, ckpt, target, tkey, cfg, out_dir, data_root, log) -> dict:
     return out
 
 
-def _ablations(model, ckpt, source, target, cfg: ExplainConfig, out_dir: Path, log, notes: list) -> list:
+def _ablations(model, ckpt, source, target, cfg: ExplainConfig, models_dir: Path, log, notes: list) -> list:
     from spikebridge.experiments.explain_ablations import (
         inference_ablations,
         make_row,
@@ -284,7 +303,7 @@ def _ablations(model, ckpt, source, target, cfg: ExplainConfig, out_dir: Path, l
     if settings.retrain and source is not None:
         mc = SpikeTransformerConfig.from_dict(ckpt.model_config)
         tc = TrainConfig.from_dict(ckpt.train_config)
-        root = out_dir / "models" / recording_key(source.info.name) / "ablations"
+        root = models_dir / recording_key(source.info.name) / "ablations"
         rows += retrained_ablations(mc, tc, source, target, settings, root, log)
     return rows
 

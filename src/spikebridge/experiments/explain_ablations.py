@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spikebridge.errors import SpikebridgeConfigError
 from spikebridge.preprocess.prepare import PreparedRecording
 
 METRICS = ("roc_auc_pooled", "roc_auc_unit_mean", "ap_pooled", "ap_unit_mean")
@@ -66,15 +67,47 @@ class AblationRow:
 
 @dataclass(frozen=True)
 class AblationSettings:
-    """How the ablations run (see :class:`spikebridge.experiments.explain.ExplainConfig`)."""
+    """How the ablations run.
+
+    Attributes
+    ----------
+    n_queries : int
+        Query bins of the shuffle ablations, spread evenly over the test part.
+    context : int or None
+        Bins each shuffled prediction reads (None: the model's ``max_context``, the paper's "window").
+    fractions : tuple of float
+        Shares of the most recent context shuffled across units, each in (0, 1].
+    retrain : bool
+        Fit the re-fitted variants (intact reference, attention off, other depths).
+    depths : tuple of int
+        Depths of the re-fitted variants, 1..4, at the intact model's parameter budget.
+    epochs : int
+        Epoch budget (and early-stopping patience) of every re-fitted variant, the reference included.
+    n_boot, seed : int
+        Block-bootstrap resamples and seed of resampling and shuffles.
+    """
 
     n_queries: int = 2000
+    context: int | None = None
     fractions: tuple[float, ...] = (0.5, 0.95)
     retrain: bool = True
     depths: tuple[int, ...] = (1, 2, 4)
     epochs: int = 5
     n_boot: int = 200
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n_queries < 10 or self.epochs < 1 or self.n_boot < 0:
+            raise SpikebridgeConfigError(
+                f"ablations need n_queries >= 10, epochs >= 1, n_boot >= 0; got {self.n_queries}, {self.epochs}, "
+                f"{self.n_boot}"
+            )
+        if not all(0.0 < f <= 1.0 for f in self.fractions):
+            raise SpikebridgeConfigError(f"shuffle fractions must be in (0, 1], got {self.fractions}")
+        if not all(isinstance(d, int) and 1 <= d <= 4 for d in self.depths):
+            raise SpikebridgeConfigError(f"depths must be integers in 1..4, got {self.depths}")
+        if self.context is not None and self.context < 2:
+            raise SpikebridgeConfigError(f"shuffle context must be >= 2 bins, got {self.context}")
 
 
 def make_row(condition, family, scoring, result, reference=None, ref_name="", n_params=None, note=""):
@@ -117,7 +150,7 @@ def inference_ablations(
         off = score(predict_off, target, n_boot=settings.n_boot, seed=settings.seed)
         rows.append(make_row("attention off (inference)", "inference", "test part", off, intact, "intact"))
     test, mask = target.test.data, target.unit_mask
-    context = model.config.max_context
+    context = settings.context or model.config.max_context
     queries = query_bins(test.shape[0], context, settings.n_queries)
     targets = test[queries + 1]
     block = max(1, int(round(1000 * queries.size / test.shape[0])))  # about 1 s of recording per block

@@ -59,9 +59,13 @@ def cached_variant(model_config, train_config, prep: PreparedRecording, root: Pa
 
 
 def cached_glm(prep: PreparedRecording, root: Path, seed: int = 0):
-    """The coupled GLM fitted on ``prep``'s fit part (reused when ``root/glm`` holds the same fit)."""
+    """The coupled GLM fitted on ``prep``'s fit part.
+
+    The folder ``root / "glm-quick-s{seed}"`` is the one ``run_evaluation`` uses for the same recording,
+    so pointing ``root`` at an evaluation's ``models/<recording>`` folder reuses its fit.
+    """
     spec = ModelSpec(name="glm", seed=seed)
-    folder = Path(root) / "glm"
+    folder = Path(root) / f"glm-{spec.profile}-s{seed}"
     meta = folder / "model.json"
     payload = json.loads(meta.read_text()) if meta.is_file() else {}
     if payload.get("spec") != spec.to_dict() or payload.get("data_hash") != prep.data_hash():

@@ -76,21 +76,32 @@ def explain_shipped(
     recordings: tuple[str, ...] = EVALUATED,
     profile: str = "quick",
     log: Callable[[str], None] = print,
+    models_dir: Path | None = None,
 ) -> ShippedExplanation:
-    """Fit (or reuse) the quick Dice transformer on each recording, explain it there, and test across them."""
+    """Fit (or reuse) the quick Dice transformer on each recording, explain it there, and test across them.
+
+    Models live in ``models_dir / <recording> / transformer-dice-<profile>-s0`` (default
+    ``out_dir / "models"``), the layout of ``run_evaluation``: an evaluation's ``models`` folder lends its
+    fitted transformers and GLMs.
+    """
     from spikebridge.experiments.prepared import get_prepared, recording_key
     from spikebridge.experiments.zoo import ModelSpec, fit_model
 
     out_dir = Path(out_dir)
+    models_dir = Path(models_dir) if models_dir is not None else out_dir / "models"
     reports = []
     for name in recordings:
         prep, _ = get_prepared(name, data_root=data_root)
         spec = ModelSpec(name="transformer-dice", profile=profile)
-        model_dir = out_dir / "models" / recording_key(name) / f"{spec.name}-{profile}-s{spec.seed}"
+        model_dir = models_dir / recording_key(name) / f"{spec.name}-{profile}-s{spec.seed}"
         if not _fitted(model_dir, spec, prep):
             log(f"[fit] {spec.name} ({profile}) on {name}")
             fit_model(spec, prep, model_dir)
-        reports.append(run_explain(model_dir / "best.ckpt", name, cfg, out_dir, data_root, log=log))
+        reports.append(
+            run_explain(
+                model_dir / "best.ckpt", name, cfg, out_dir, data_root, log=log, models_dir=models_dir
+            )
+        )
     rows, comparisons = shipped_stationarity(data_root, cfg.adf_bins_ms, log)
     return ShippedExplanation(tuple(reports), across_recordings(reports), tuple(rows), tuple(comparisons))
 

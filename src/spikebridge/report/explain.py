@@ -31,14 +31,30 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def statistics_csv(report) -> str:
+    """Every scalar of the report (the results-store rows) as CSV text: metric, value, ci_low, ci_high."""
+    import csv
+    import io
+
+    from spikebridge.experiments.explain_store import report_rows
+
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["model", "source", "target", "metric", "value", "ci_low", "ci_high"])
+    for r in report_rows(report, data_hash=""):
+        writer.writerow([r.model, r.source, r.target, r.metric, r.value, r.ci_low, r.ci_high])
+    return buf.getvalue()
+
+
 def write_explain(report, out: Path, stem: str) -> dict[str, Path]:
     """Write ``explain_{stem}.json`` and the figures under ``out/figures``; returns name -> path."""
     from spikebridge.viz import explain as viz
 
     out = Path(out)
     figs = out / "figures"
-    paths: dict[str, Path] = {"json": out / f"explain_{stem}.json"}
+    paths: dict[str, Path] = {"json": out / f"explain_{stem}.json", "table": out / f"explain_{stem}.csv"}
     write_text_atomic(paths["json"], json.dumps(report.to_dict(), indent=1, default=str))
+    write_text_atomic(paths["table"], statistics_csv(report))
     title = f"{report.label}: {report.source} -> {report.target}"
     if report.attention is not None:
         for layer in report.attention.layers:
@@ -67,7 +83,8 @@ def explain_section_data(report, figures: dict[str, Path], base: Path) -> dict:
     data = {
         "title": f"{report.label}: {report.source} -> {report.target}",
         "notes": list(report.notes),
-        "figures": {k: relative(p, base) for k, p in figures.items() if k != "json"},
+        "figures": {k: relative(p, base) for k, p in figures.items() if k not in ("json", "table")},
+        "table": relative(figures["table"], base) if "table" in figures else "",
         "peaks": [],
         "correlations": [],
     }
@@ -110,6 +127,8 @@ def explain_section_html(data: dict) -> str:
     """HTML fragment of :func:`explain_section_data`'s output."""
     parts = [f"<h3>{html.escape(data['title'])}</h3>"]
     parts += [f"<p><em>{html.escape(n)}</em></p>" for n in data["notes"]]
+    if data["table"]:
+        parts.append(f"<p><a href='{html.escape(data['table'])}'>every statistic (CSV)</a></p>")
     if data["peaks"]:
         parts.append(_table(["profile", "peak lag (bins)", "peak lag per head"], data["peaks"]))
     if data["correlations"]:
