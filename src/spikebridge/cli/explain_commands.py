@@ -91,6 +91,9 @@ def explain_cmd(
     n_boot: int = typer.Option(200, help="Block-bootstrap resamples."),
     seed: int = typer.Option(0),
     profile: str = typer.Option("quick", help="Shipped mode: profile of the models fitted or reused."),
+    loss: str = typer.Option(
+        "dice", help="Shipped mode: loss of the transformer explained (dice, the paper's)."
+    ),
     threads: int = typer.Option(
         1, help="Torch CPU threads (1 is fastest for small models on a busy machine)."
     ),
@@ -109,7 +112,7 @@ def explain_cmd(
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     if checkpoint is None:
-        body = _shipped(cfg, out, data_root, profile)
+        body = _shipped(cfg, out, data_root, profile, loss)
     else:
         body = _single(checkpoint, recording, cfg, out, data_root, train_recording)
     from spikebridge.atomic import write_text_atomic
@@ -134,11 +137,11 @@ def _single(checkpoint, recording, cfg, out, data_root, train_recording) -> str:
     return explain_section_html(data)
 
 
-def _shipped(cfg, out, data_root, profile) -> str:
+def _shipped(cfg, out, data_root, profile, loss) -> str:
     from spikebridge.experiments.explain_study import explain_shipped
     from spikebridge.report.explain import shipped_section_data, shipped_section_html, write_shipped
 
-    shipped = explain_shipped(cfg, out, data_root, profile=profile, log=console.print)
+    shipped = explain_shipped(cfg, out, data_root, profile=profile, log=console.print, loss=loss)
     shared, per_report = write_shipped(shipped, out)
     data = shipped_section_data(shipped, shared, per_report, out)
     for section in data["reports"]:

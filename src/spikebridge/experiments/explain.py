@@ -201,6 +201,7 @@ def run_explain(
     from spikebridge.training.predict import load_model
 
     checkpoint, out_dir = Path(checkpoint), Path(out_dir)
+    log = _timed(log)
     models_dir = Path(models_dir) if models_dir is not None else out_dir / "models"
     ckpt = load_checkpoint(checkpoint)
     model = load_model(checkpoint)
@@ -233,6 +234,14 @@ def run_explain(
 
     store_report(report, out_dir / "results.sqlite", data_hash=f"{ckpt.data_hash}:{target.data_hash()}")
     return report
+
+
+def _timed(log: Callable[[str], None]) -> Callable[[str], None]:
+    """``log`` with the seconds elapsed since this call appended to every line."""
+    import time
+
+    start = time.perf_counter()
+    return lambda msg: log(f"{msg} [{time.perf_counter() - start:.0f} s]")
 
 
 def _provenance(ckpt, target: PreparedRecording) -> dict:

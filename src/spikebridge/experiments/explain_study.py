@@ -77,10 +77,12 @@ def explain_shipped(
     profile: str = "quick",
     log: Callable[[str], None] = print,
     models_dir: Path | None = None,
+    loss: str = "dice",
 ) -> ShippedExplanation:
-    """Fit (or reuse) the quick Dice transformer on each recording, explain it there, and test across them.
+    """Fit (or reuse) the transformer on each recording, explain it there, and test across them.
 
-    Models live in ``models_dir / <recording> / transformer-dice-<profile>-s0`` (default
+    ``loss`` picks the transformer (Dice, the paper's, by default). Models live in
+    ``models_dir / <recording> / transformer-<loss>-<profile>-s0`` (default
     ``out_dir / "models"``), the layout of ``run_evaluation``: an evaluation's ``models`` folder lends its
     fitted transformers and GLMs.
     """
@@ -92,7 +94,7 @@ def explain_shipped(
     reports = []
     for name in recordings:
         prep, _ = get_prepared(name, data_root=data_root)
-        spec = ModelSpec(name="transformer-dice", profile=profile)
+        spec = ModelSpec(name=f"transformer-{loss}", profile=profile)
         model_dir = models_dir / recording_key(name) / f"{spec.name}-{profile}-s{spec.seed}"
         if not _fitted(model_dir, spec, prep):
             log(f"[fit] {spec.name} ({profile}) on {name}")
