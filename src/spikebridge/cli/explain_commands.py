@@ -94,6 +94,7 @@ def explain_cmd(
     loss: str = typer.Option(
         "dice", help="Shipped mode: loss of the transformer explained (dice, the paper's)."
     ),
+    cross: bool = typer.Option(False, help="Shipped mode: also explain each model on the other recordings."),
     threads: int = typer.Option(
         1, help="Torch CPU threads (1 is fastest for small models on a busy machine)."
     ),
@@ -112,7 +113,7 @@ def explain_cmd(
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     if checkpoint is None:
-        body = _shipped(cfg, out, data_root, profile, loss)
+        body = _shipped(cfg, out, data_root, profile, loss, cross)
     else:
         body = _single(checkpoint, recording, cfg, out, data_root, train_recording)
     from spikebridge.atomic import write_text_atomic
@@ -137,11 +138,11 @@ def _single(checkpoint, recording, cfg, out, data_root, train_recording) -> str:
     return explain_section_html(data)
 
 
-def _shipped(cfg, out, data_root, profile, loss) -> str:
+def _shipped(cfg, out, data_root, profile, loss, cross) -> str:
     from spikebridge.experiments.explain_study import explain_shipped
     from spikebridge.report.explain import shipped_section_data, shipped_section_html, write_shipped
 
-    shipped = explain_shipped(cfg, out, data_root, profile=profile, log=console.print, loss=loss)
+    shipped = explain_shipped(cfg, out, data_root, profile=profile, log=console.print, loss=loss, cross=cross)
     shared, per_report = write_shipped(shipped, out)
     data = shipped_section_data(shipped, shared, per_report, out)
     for section in data["reports"]:

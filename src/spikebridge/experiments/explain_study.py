@@ -78,20 +78,23 @@ def explain_shipped(
     log: Callable[[str], None] = print,
     models_dir: Path | None = None,
     loss: str = "dice",
+    cross: bool = False,
 ) -> ShippedExplanation:
     """Fit (or reuse) the transformer on each recording, explain it there, and test across them.
 
     ``loss`` picks the transformer (Dice, the paper's, by default). Models live in
-    ``models_dir / <recording> / transformer-<loss>-<profile>-s0`` (default
-    ``out_dir / "models"``), the layout of ``run_evaluation``: an evaluation's ``models`` folder lends its
-    fitted transformers and GLMs.
+    ``models_dir / <recording> / transformer-<loss>-<profile>-s0`` (default ``out_dir / "models"``), the
+    layout of ``run_evaluation``: an evaluation's ``models`` folder lends its fitted transformers and GLMs.
+    With ``cross`` every model is also explained on every other recording (the paper's Fig. 4 analyses
+    the in vitro model on in vivo data); the across-recording tests use the within-recording
+    explanations only.
     """
     from spikebridge.experiments.prepared import get_prepared, recording_key
     from spikebridge.experiments.zoo import ModelSpec, fit_model
 
     out_dir = Path(out_dir)
     models_dir = Path(models_dir) if models_dir is not None else out_dir / "models"
-    reports = []
+    reports, checkpoints = [], {}
     for name in recordings:
         prep, _ = get_prepared(name, data_root=data_root)
         spec = ModelSpec(name=f"transformer-{loss}", profile=profile)
@@ -99,13 +102,18 @@ def explain_shipped(
         if not _fitted(model_dir, spec, prep):
             log(f"[fit] {spec.name} ({profile}) on {name}")
             fit_model(spec, prep, model_dir)
+        checkpoints[name] = model_dir / "best.ckpt"
         reports.append(
-            run_explain(
-                model_dir / "best.ckpt", name, cfg, out_dir, data_root, log=log, models_dir=models_dir
-            )
+            run_explain(checkpoints[name], name, cfg, out_dir, data_root, log=log, models_dir=models_dir)
         )
+    within = list(reports)
+    for source in recordings if cross else ():
+        for target in (t for t in recordings if t != source):
+            reports.append(
+                run_explain(checkpoints[source], target, cfg, out_dir, data_root, source, log, models_dir)
+            )
     rows, comparisons = shipped_stationarity(data_root, cfg.adf_bins_ms, log)
-    return ShippedExplanation(tuple(reports), across_recordings(reports), tuple(rows), tuple(comparisons))
+    return ShippedExplanation(tuple(reports), across_recordings(within), tuple(rows), tuple(comparisons))
 
 
 def _fitted(model_dir: Path, spec, prep) -> bool:
