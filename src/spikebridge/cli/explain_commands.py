@@ -131,7 +131,9 @@ def _single(checkpoint, recording, cfg, out, data_root, train_recording) -> str:
     from spikebridge.experiments.explain import run_explain
     from spikebridge.report.explain import explain_section_data, explain_section_html, write_explain
 
-    report = run_explain(checkpoint, recording, cfg, out, data_root, train_recording, log=console.print)
+    report = run_explain(
+        checkpoint, recording, cfg, out, data_root, train_recording, console.print, progress=True
+    )
     paths = write_explain(report, out, f"{report.source}__{report.target}")
     data = explain_section_data(report, paths, out)
     print_section(data)
@@ -142,7 +144,9 @@ def _shipped(cfg, out, data_root, profile, loss, cross) -> str:
     from spikebridge.experiments.explain_study import explain_shipped
     from spikebridge.report.explain import shipped_section_data, shipped_section_html, write_shipped
 
-    shipped = explain_shipped(cfg, out, data_root, profile=profile, log=console.print, loss=loss, cross=cross)
+    shipped = explain_shipped(
+        cfg, out, data_root, profile=profile, log=console.print, loss=loss, cross=cross, progress=True
+    )
     shared, per_report = write_shipped(shipped, out)
     data = shipped_section_data(shipped, shared, per_report, out)
     for section in data["reports"]:

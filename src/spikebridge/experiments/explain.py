@@ -188,12 +188,13 @@ def run_explain(
     train_recording: str | None = None,
     log: Callable[[str], None] = print,
     models_dir: Path | None = None,
+    progress: bool = False,
 ) -> ExplainReport:
     """Run every analysis of ``checkpoint`` on ``recording``'s test part and store the numbers.
 
     Fitted helpers (the GLM, re-fitted variants) are cached under ``models_dir`` (default
     ``out_dir / "models"``; an evaluation's ``models`` folder lends its GLM fits); the result rows go to
-    ``out_dir / "results.sqlite"`` (run ``"explain"``).
+    ``out_dir / "results.sqlite"`` (run ``"explain"``). ``progress`` shows progress bars of predictions.
     """
     from spikebridge.analysis.protocol import count_parameters
     from spikebridge.experiments.prepared import get_prepared, recording_key
@@ -213,7 +214,7 @@ def run_explain(
     log(f"[explain] {label} ({count_parameters(model)} parameters) on {tkey}")
     sections = _analyse(model, ckpt, target, tkey, cfg, models_dir, data_root, log)
     source = _train_source(src_name, recording, target, ckpt, prep_cfg, data_root, sections["notes"])
-    ablations = _ablations(model, ckpt, source, target, cfg, models_dir, log, sections["notes"])
+    ablations = _ablations(model, ckpt, source, target, cfg, models_dir, log, sections["notes"], progress)
     report = ExplainReport(
         label=label,
         source=recording_key(source.info.name) if source is not None else (src_name or "unknown"),
@@ -290,7 +291,7 @@ def _analyse(model, ckpt, target, tkey, cfg, models_dir: Path, data_root, log) -
     return out
 
 
-def _ablations(model, ckpt, source, target, cfg: ExplainConfig, models_dir: Path, log, notes: list) -> list:
+def _ablations(model, ckpt, source, target, cfg, models_dir: Path, log, notes: list, progress: bool) -> list:
     from spikebridge.experiments.explain_ablations import (
         inference_ablations,
         make_row,
@@ -304,16 +305,18 @@ def _ablations(model, ckpt, source, target, cfg: ExplainConfig, models_dir: Path
 
     settings = cfg.ablations
     log("  intact model on the test part")
-    intact = score(lambda r: predict_proba(model, r), target, n_boot=settings.n_boot, seed=settings.seed)
+    intact = score(
+        lambda r: predict_proba(model, r, progress=progress), target, settings.n_boot, settings.seed
+    )
     rows = [make_row("intact", "intact", "test part", intact)]
     if cfg.inference_ablations:
         log(f"  attention off at inference; recent inputs shuffled at {settings.n_queries} query bins")
-        rows += inference_ablations(model, target, intact, settings)
+        rows += inference_ablations(model, target, intact, settings, progress)
     if settings.retrain and source is not None:
         mc = SpikeTransformerConfig.from_dict(ckpt.model_config)
         tc = TrainConfig.from_dict(ckpt.train_config)
         root = models_dir / recording_key(source.info.name) / "ablations"
-        rows += retrained_ablations(mc, tc, source, target, settings, root, log)
+        rows += retrained_ablations(mc, tc, source, target, settings, root, log, progress)
     return rows
 
 

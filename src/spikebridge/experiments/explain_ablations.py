@@ -131,7 +131,7 @@ def _num(x) -> float | None:
 
 
 def inference_ablations(
-    model, target: PreparedRecording, intact, settings: AblationSettings
+    model, target: PreparedRecording, intact, settings: AblationSettings, progress: bool = False
 ) -> list[AblationRow]:
     """Attention switched off (whole test part) and the input shuffles (query bins)."""
     from spikebridge.analysis.ablations import query_bins, query_predictions
@@ -145,7 +145,7 @@ def inference_ablations(
 
         def predict_off(raster):
             with attention_switched_off(model):
-                return predict_proba(model, raster)
+                return predict_proba(model, raster, progress=progress)
 
         off = score(predict_off, target, n_boot=settings.n_boot, seed=settings.seed)
         rows.append(make_row("attention off (inference)", "inference", "test part", off, intact, "intact"))
@@ -191,7 +191,7 @@ def variant_configs(model_config, depths: tuple[int, ...]) -> dict[str, object]:
 
 
 def retrained_ablations(model_config, train_config, source: PreparedRecording, target: PreparedRecording,
-                        settings: AblationSettings, root: Path, log=print) -> list[AblationRow]:  # fmt: skip
+                        settings: AblationSettings, root: Path, log=print, progress: bool = False) -> list[AblationRow]:  # fmt: skip
     """Fit (or reuse) every variant on ``source`` at the reduced budget and score it on ``target``."""
     from spikebridge.analysis.protocol import count_parameters
     from spikebridge.experiments.explain_fits import cached_variant
@@ -202,10 +202,13 @@ def retrained_ablations(model_config, train_config, source: PreparedRecording, t
     rows, reference = [], None
     for label, cfg in variant_configs(model_config, settings.depths).items():
         log(f"  {label}: fitting or reusing ({settings.epochs} epochs)")
-        ckpt = cached_variant(cfg, budget, source, root, label.split(" (")[0].replace(" ", "-"))
+        ckpt = cached_variant(cfg, budget, source, root, label.split(" (")[0].replace(" ", "-"), progress)
         model = load_model(ckpt)
         res = score(
-            lambda r, m=model: predict_proba(m, r), target, n_boot=settings.n_boot, seed=settings.seed
+            lambda r, m=model: predict_proba(m, r, progress=progress),
+            target,
+            n_boot=settings.n_boot,
+            seed=settings.seed,
         )
         note = f"d_model {cfg.d_model}, d_ff {cfg.d_ff}, {cfg.n_layers} layer(s), {settings.epochs} epochs"
         n = count_parameters(model)

@@ -25,7 +25,9 @@ def variant_key(model_config: dict, train_config: dict, data_hash: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def cached_variant(model_config, train_config, prep: PreparedRecording, root: Path, label: str) -> Path:
+def cached_variant(
+    model_config, train_config, prep: PreparedRecording, root: Path, label: str, progress: bool = False
+) -> Path:
     """Checkpoint of ``model_config`` trained with ``train_config`` on ``prep``'s fit part (validation: val).
 
     Parameters
@@ -37,6 +39,8 @@ def cached_variant(model_config, train_config, prep: PreparedRecording, root: Pa
         Folder of the cache; the variant lives in ``root / f"{label}-{key}"``.
     label : str
         Readable prefix of the folder (e.g. ``"depth2"``).
+    progress : bool
+        Show Lightning's progress bar while fitting.
 
     Returns
     -------
@@ -51,7 +55,7 @@ def cached_variant(model_config, train_config, prep: PreparedRecording, root: Pa
     if meta.is_file() and (folder / "best.ckpt").is_file():
         return folder / "best.ckpt"
     result = fit_transformer(prep.fit.data, prep.val.data, prep.unit_mask, model_config, train_config, folder,
-                             data_hash=prep.data_hash(), progress=False)  # fmt: skip
+                             data_hash=prep.data_hash(), progress=progress)  # fmt: skip
     payload = {"source": prep.info.name, "data_hash": prep.data_hash(), "model_config": mc,
                "train_config": tc, "fit": result.to_dict(), "artifact": "best.ckpt"}  # fmt: skip
     write_text_atomic(meta, json.dumps(payload, indent=1, default=str))

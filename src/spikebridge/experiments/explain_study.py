@@ -79,6 +79,7 @@ def explain_shipped(
     models_dir: Path | None = None,
     loss: str = "dice",
     cross: bool = False,
+    progress: bool = False,
 ) -> ShippedExplanation:
     """Fit (or reuse) the transformer on each recording, explain it there, and test across them.
 
@@ -101,16 +102,18 @@ def explain_shipped(
         model_dir = models_dir / recording_key(name) / f"{spec.name}-{profile}-s{spec.seed}"
         if not _fitted(model_dir, spec, prep):
             log(f"[fit] {spec.name} ({profile}) on {name}")
-            fit_model(spec, prep, model_dir)
+            fit_model(spec, prep, model_dir, progress=progress)
         checkpoints[name] = model_dir / "best.ckpt"
         reports.append(
-            run_explain(checkpoints[name], name, cfg, out_dir, data_root, log=log, models_dir=models_dir)
+            run_explain(checkpoints[name], name, cfg, out_dir, data_root, None, log, models_dir, progress)
         )
     within = list(reports)
     for source in recordings if cross else ():
         for target in (t for t in recordings if t != source):
             reports.append(
-                run_explain(checkpoints[source], target, cfg, out_dir, data_root, source, log, models_dir)
+                run_explain(
+                    checkpoints[source], target, cfg, out_dir, data_root, source, log, models_dir, progress
+                )
             )
     rows, comparisons = shipped_stationarity(data_root, cfg.adf_bins_ms, log)
     return ShippedExplanation(tuple(reports), across_recordings(within), tuple(rows), tuple(comparisons))
