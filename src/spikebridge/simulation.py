@@ -252,6 +252,19 @@ class NetworkSimulation:
                 "params": dict(self.params)}  # fmt: skip
 
 
+def _check_network(n_units, n_bins, lag, density, frac_excitatory, rate_lo, rate_hi) -> None:
+    """One-line errors for the parameters of :func:`simulate_network`."""
+    if n_units < 2 or n_bins < 1 or lag < 1:
+        raise SpikebridgeConfigError(
+            f"need n_units >= 2, n_bins >= 1, lag >= 1; got {n_units}, {n_bins}, {lag}"
+        )
+    for name, value in (("density", density), ("frac_excitatory", frac_excitatory)):
+        if not 0.0 <= value <= 1.0:
+            raise SpikebridgeConfigError(f"{name} must be in [0, 1], got {value}")
+    if not 0.0 < rate_lo <= rate_hi < 1.0:
+        raise SpikebridgeConfigError(f"need 0 < rate_lo <= rate_hi < 1, got {rate_lo}, {rate_hi}")
+
+
 def simulate_network(
     n_units: int,
     n_bins: int,
@@ -293,15 +306,7 @@ def simulate_network(
     -------
     NetworkSimulation
     """
-    if n_units < 2 or n_bins < 1 or lag < 1:
-        raise SpikebridgeConfigError(
-            f"need n_units >= 2, n_bins >= 1, lag >= 1; got {n_units}, {n_bins}, {lag}"
-        )
-    for name, value in (("density", density), ("frac_excitatory", frac_excitatory)):
-        if not 0.0 <= value <= 1.0:
-            raise SpikebridgeConfigError(f"{name} must be in [0, 1], got {value}")
-    if not 0.0 < rate_lo <= rate_hi < 1.0:
-        raise SpikebridgeConfigError(f"need 0 < rate_lo <= rate_hi < 1, got {rate_lo}, {rate_hi}")
+    _check_network(n_units, n_bins, lag, density, frac_excitatory, rate_lo, rate_hi)
     rng = np.random.default_rng(seed)
     bias = _logit(np.exp(rng.uniform(np.log(rate_lo), np.log(rate_hi), n_units)))
     present = rng.random((n_units, n_units)) < density  # (N, N) [pre, post]

@@ -278,6 +278,20 @@ def _batch_maps(model, x, y, mask, loss_fn) -> tuple[torch.Tensor, list, list]:
     return logits.detach(), [p.detach() for p in probs], importance
 
 
+def _checked(model: torch.nn.Module, raster: np.ndarray, context: int | None) -> tuple[np.ndarray, int]:
+    """The raster as bool and the window length, or a one-line error naming the problem."""
+    n_units, max_context = model_dims(model)
+    if not attention_layers(model):
+        raise SpikebridgeConfigError(f"{type(model).__name__} has no attention to analyse")
+    raster = np.asarray(raster, dtype=bool)
+    if raster.ndim != 2 or raster.shape[1] != n_units:
+        raise SpikebridgeDataError(f"raster must be (T, {n_units}), got {raster.shape}")
+    context = min(max_context, 256) if context is None else int(context)
+    if not 2 <= context <= max_context:
+        raise SpikebridgeConfigError(f"context must be in 2..{max_context}, got {context}")
+    return raster, context
+
+
 def analyse_attention(
     model: torch.nn.Module,
     raster: np.ndarray,
@@ -314,15 +328,7 @@ def analyse_attention(
     -------
     AttentionAnalysis
     """
-    n_units, max_context = model_dims(model)
-    if not attention_layers(model):
-        raise SpikebridgeConfigError(f"{type(model).__name__} has no attention to analyse")
-    raster = np.asarray(raster, dtype=bool)
-    if raster.ndim != 2 or raster.shape[1] != n_units:
-        raise SpikebridgeDataError(f"raster must be (T, {n_units}), got {raster.shape}")
-    context = min(max_context, 256) if context is None else int(context)
-    if not 2 <= context <= max_context:
-        raise SpikebridgeConfigError(f"context must be in 2..{max_context}, got {context}")
+    raster, context = _checked(model, raster, context)
     q0 = context // 2
     max_lag = q0 if max_lag is None else min(int(max_lag), q0)
     starts = window_starts(raster.shape[0], context, n_windows)
