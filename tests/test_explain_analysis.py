@@ -245,7 +245,9 @@ def test_a_model_without_attention_gets_shuffles_but_no_attention_ablation():
     with pytest.raises(SpikebridgeConfigError, match="no attention"):
         analyse_attention(model, prep.test.data, prep.unit_mask, get_loss("bce"))
     intact = score(lambda r: predict_proba(model, r), prep, n_boot=10)
-    rows = inference_ablations(model, prep, intact, AblationSettings(n_queries=100, fractions=(0.5,), n_boot=10))
+    rows = inference_ablations(
+        model, prep, intact, AblationSettings(n_queries=100, fractions=(0.5,), n_boot=10)
+    )
     assert [r.condition for r in rows] == ["intact (query bins)", "shuffle recent 50%"]
     # without attention the output at t reads bin t only, and shuffling units of bin t changes it
     assert rows[1].unit_test["n"] > 0 and rows[1].reference == "intact (query bins)"

@@ -101,3 +101,26 @@ def test_explain_refuses_half_the_arguments_and_bad_options(fitted, capsys):
     assert "give both CHECKPOINT and RECORDING" in capsys.readouterr().err
     assert main(["explain", str(ckpt), "x", "--ablations", "some"]) == 2
     assert "--ablations must be one of" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_shipped_mode_explains_each_recording_and_tests_across_them(fitted, tmp_path):
+    from spikebridge.experiments.explain import ExplainConfig
+    from spikebridge.experiments.explain_ablations import AblationSettings
+    from spikebridge.experiments.explain_study import explain_shipped
+    from spikebridge.report.explain import shipped_section_data, shipped_section_html, write_shipped
+
+    _, rec, other, _ = fitted
+    cfg = ExplainConfig(attention_windows=8, influence_windows=16, max_lag=6, glm_baseline=False,
+                        ablations=AblationSettings(n_queries=100, retrain=False, n_boot=10))  # fmt: skip
+    shipped = explain_shipped(cfg, tmp_path, recordings=(rec, other), profile="tiny", executor="inline",
+                              stationarity_of=(rec, other))  # fmt: skip
+    assert [(r.source, r.target) for r in shipped.reports] == [("net0", "net0"), ("net1", "net1")]
+    assert {t.n for t in shipped.across} <= {2} and len(shipped.across) == 8
+    assert len(shipped.stationarity) == 4  # 2 recordings x 10 and 100 ms (40 s give too few 1 s bins)
+    assert all(c.n_in_vivo == c.n_in_vitro == 0 for c in shipped.comparisons)  # preparation unknown
+    assert (tmp_path / "models" / "net1" / "transformer-dice-tiny-s0" / "best.ckpt").is_file()
+    shared, per_report = write_shipped(shipped, tmp_path)
+    page = shipped_section_html(shipped_section_data(shipped, shared, per_report, tmp_path))
+    assert "Across recordings" in page and "Mann-Whitney" not in page  # no in vitro group to compare
+    assert (tmp_path / "figures" / "stationarity.png").is_file()

@@ -95,6 +95,7 @@ def explain_cmd(
         "dice", help="Shipped mode: loss of the transformer explained (dice, the paper's)."
     ),
     cross: bool = typer.Option(False, help="Shipped mode: also explain each model on the other recordings."),
+    executor: str = typer.Option("local", help="Shipped mode: local (a process per core) | ray | inline."),
     threads: int = typer.Option(
         1, help="Torch CPU threads (1 is fastest for small models on a busy machine)."
     ),
@@ -113,7 +114,7 @@ def explain_cmd(
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     if checkpoint is None:
-        body = _shipped(cfg, out, data_root, profile, loss, cross)
+        body = _shipped(cfg, out, data_root, profile, loss, cross, executor)
     else:
         body = _single(checkpoint, recording, cfg, out, data_root, train_recording)
     from spikebridge.atomic import write_text_atomic
@@ -140,12 +141,12 @@ def _single(checkpoint, recording, cfg, out, data_root, train_recording) -> str:
     return explain_section_html(data)
 
 
-def _shipped(cfg, out, data_root, profile, loss, cross) -> str:
+def _shipped(cfg, out, data_root, profile, loss, cross, executor) -> str:
     from spikebridge.experiments.explain_study import explain_shipped
     from spikebridge.report.explain import shipped_section_data, shipped_section_html, write_shipped
 
     shipped = explain_shipped(
-        cfg, out, data_root, profile=profile, log=console.print, loss=loss, cross=cross, progress=True
+        cfg, out, data_root, profile=profile, log=console.print, loss=loss, cross=cross, executor=executor
     )
     shared, per_report = write_shipped(shipped, out)
     data = shipped_section_data(shipped, shared, per_report, out)

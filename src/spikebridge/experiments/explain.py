@@ -189,12 +189,14 @@ def run_explain(
     log: Callable[[str], None] = print,
     models_dir: Path | None = None,
     progress: bool = False,
+    store: bool = True,
 ) -> ExplainReport:
     """Run every analysis of ``checkpoint`` on ``recording``'s test part and store the numbers.
 
     Fitted helpers (the GLM, re-fitted variants) are cached under ``models_dir`` (default
     ``out_dir / "models"``; an evaluation's ``models`` folder lends its GLM fits); the result rows go to
-    ``out_dir / "results.sqlite"`` (run ``"explain"``). ``progress`` shows progress bars of predictions.
+    ``out_dir / "results.sqlite"`` (run ``"explain"``) unless ``store`` is False (a worker process leaves
+    that to its driver). ``progress`` shows progress bars of predictions.
     """
     from spikebridge.analysis.protocol import count_parameters
     from spikebridge.experiments.prepared import get_prepared, recording_key
@@ -231,9 +233,10 @@ def run_explain(
         provenance=_provenance(ckpt, target),
         notes=tuple(sections["notes"]),
     )
-    from spikebridge.experiments.explain_store import store_report
+    if store:
+        from spikebridge.experiments.explain_store import store_report
 
-    store_report(report, out_dir / "results.sqlite", data_hash=f"{ckpt.data_hash}:{target.data_hash()}")
+        store_report(report, out_dir / "results.sqlite")
     return report
 
 

@@ -52,7 +52,9 @@ def report_rows(report, data_hash: str) -> list[ResultRow]:
     ]
 
 
-def store_report(report, path: Path, data_hash: str) -> None:
-    """Replace this explanation's cell in the results store at ``path``."""
+def store_report(report, path: Path) -> None:
+    """Replace this explanation's cell in the results store at ``path`` (data hash: checkpoint's:target's)."""
+    prov = report.provenance
+    data_hash = f"{prov.get('checkpoint_data_hash', '')}:{prov.get('target_data_hash', '')}"
     cell = f"explain/{report.label}/{report.source}/{report.target}/{Path(report.checkpoint).resolve()}"
     ResultsStore(path).write_cell("explain", cell, report_rows(report, data_hash), payload=report.to_dict())
