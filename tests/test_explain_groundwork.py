@@ -116,3 +116,25 @@ def test_glm_kernels_follow_the_feature_layout():
     assert summed[0, 2] == pytest.approx(1.0 + 0.5 * np.exp(-np.array([2.0, 3.0, 4.0]) / 4.0).sum())
     with pytest.raises(SpikebridgeDataError, match="layout"):
         glm_kernels(_FakeGLM(np.zeros((5, 2)), mask, (4.0,)), 5)
+
+
+def test_connection_labels_come_from_the_option_or_a_synapse_file_beside_the_recording(tmp_path, data_root):
+    from spikebridge.experiments.explain import ExplainConfig, connection_labels
+    from spikebridge.experiments.prepared import get_prepared
+    from spikebridge.io.shimono import read_synapse_labels
+
+    prep, _ = get_prepared("slice_210511001", data_root=data_root)
+    labels, source = connection_labels("slice_210511001", prep, ExplainConfig(), data_root)
+    raw = read_synapse_labels(data_root / "shimono2025" / "invitro_slice_210511001")
+    index = prep.selection.index
+    assert source.endswith("synapse_label.mat")
+    np.testing.assert_array_equal(labels, np.sign(raw[np.ix_(index, index)]))  # columns follow the rate order
+    assert not np.array_equal(index, np.arange(128))
+    alone = tmp_path / "rec.mat"
+    alone.write_bytes(b"")
+    assert connection_labels(str(alone), prep, ExplainConfig(), data_root) == (None, "")
+    np.save(tmp_path / "c.npy", raw[:5, :5])
+    with pytest.raises(SpikebridgeDataError, match="5 units, but"):
+        connection_labels(
+            "slice_210511001", prep, ExplainConfig(connections=str(tmp_path / "c.npy")), data_root
+        )

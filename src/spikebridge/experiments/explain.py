@@ -121,18 +121,22 @@ class ExplainReport:
 def connection_labels(target: str, prep: PreparedRecording, cfg: ExplainConfig, data_root=None):
     """Ground-truth labels ``(N, N)`` ``[pre, post]`` in the model's columns, and where they came from.
 
-    Returns ``(None, "")`` when the recording has no known connections.
+    The source is ``cfg.connections`` when given; else a ``synapse_label.mat`` beside the recording (the
+    Shimono lab's slice folders ship one; for catalog recordings the catalog's file is used). Returns
+    ``(None, "")`` when the recording has no known connections.
     """
     from spikebridge.analysis.influence import align_connections
     from spikebridge.catalog import load_catalog, resolve_data_root
     from spikebridge.io.connections import read_connection_matrix
 
     path = Path(cfg.connections) if cfg.connections else None
-    entry = load_catalog().get(target)
-    if path is None and entry is not None and entry.unit_meta.get("kind") == "shimono_slice":
-        root = resolve_data_root(data_root, required=False)
-        cand = entry.file(root).parent / "synapse_label.mat" if root is not None else None
-        path = cand if cand is not None and cand.is_file() else None
+    if path is None:
+        entry = load_catalog().get(target)
+        root = resolve_data_root(data_root, required=False) if entry is not None else None
+        file = entry.file(root) if root is not None else Path(target) if entry is None else None
+        if file is not None and file.exists():
+            cand = (file if file.is_dir() else file.parent) / "synapse_label.mat"
+            path = cand if cand.is_file() else None
     if path is None:
         return None, ""
     matrix = read_connection_matrix(path)
