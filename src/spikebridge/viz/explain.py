@@ -60,10 +60,12 @@ def plot_lag_profiles(analysis, influence=None, title: str = ""):
     for ax, layer in zip(axes, analysis.layers if analysis is not None else (), strict=False):
         mean = layer.attention_profile.mean(0)
         for h in range(layer.n_heads):
-            ax.plot(layer.lags, layer.attention_profile[h], color="0.75", lw=0.7)
-        ax.errorbar(
-            layer.lags, mean, yerr=layer.attention_profile_sem, color="C0", lw=1.5, label="attention A"
-        )
+            ax.plot(
+                layer.lags, layer.attention_profile[h], color="0.75", lw=0.7, label=None if h else "heads"
+            )
+        sem = layer.attention_profile_sem
+        ax.fill_between(layer.lags, mean - sem, mean + sem, color="C0", alpha=0.25, lw=0)
+        ax.plot(layer.lags, mean, color="C0", lw=1.5, label="A, head mean +/- SEM over windows")
         w = layer.importance_profile.mean(0)
         if np.nanmax(w) > 0:
             ax.plot(layer.lags, w / np.nanmax(w) * np.nanmax(mean), "C1--", lw=1, label="W (scaled)")
