@@ -167,7 +167,11 @@ def plot_ablations(rows, metric: str = "roc_auc_unit_mean", title: str = ""):
             ax.text(m["value"], yi, f"  p={p:.2g}", va="center", fontsize=7)
     ax.set_yticks(y, [f"{r.condition} [{r.scoring}]" for r in rows], fontsize=7)
     ax.axvline(0.5, color="k", ls="--", lw=0.8)
-    ax.set_xlabel(f"{metric} (95% block-bootstrap interval); p: paired Wilcoxon vs reference")
+    ends = [v for r in rows for v in (r.metrics[metric]["ci_low"], r.metrics[metric]["ci_high"],
+                                      r.metrics[metric]["value"]) if v is not None]  # fmt: skip
+    if ends:
+        ax.set_xlim(min(min(ends), 0.5) - 0.02, max(max(ends), 0.5) + 0.08)  # room for the p labels
+    ax.set_xlabel(f"{metric}, 95% interval; p: paired Wilcoxon over units vs the reference", fontsize=8)
     ax.set_title(title or "ablations", fontsize=9)
     fig.tight_layout()
     return fig
