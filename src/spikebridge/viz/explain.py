@@ -131,7 +131,7 @@ def plot_influence(influence, glm_scores=(), title: str = ""):
     fig.colorbar(im, ax=ax_m, shrink=0.8, label="summed d logit(post) / d input(pre)")
     ax_m.set(xlabel="post (influenced unit)", ylabel="pre (influencing unit)", title="model influence")
     scores = [*influence.scores, *glm_scores]
-    kinds = list(dict.fromkeys(s.kind for s in scores))
+    kinds = list(dict.fromkeys(s.kind for s in scores if np.isfinite(s.auc)))  # kinds the labels define
     methods = list(dict.fromkeys(s.method for s in scores))
     x = np.arange(len(kinds))
     for k, method in enumerate(methods):
