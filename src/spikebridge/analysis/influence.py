@@ -6,9 +6,9 @@ For a window of ``T`` bins ending at bin ``t``, the model's logit for unit ``j``
 differentiated with respect to every input ``x[t + 1 - lag, i]``, ``lag = 1 .. max_lag``. Averaged over
 windows this gives a lag-resolved Jacobian ``J[lag, i, j]`` and the influence matrix
 ``influence[i, j] = sum_lag J[lag, i, j]`` (row = the influencing unit, column = the influenced unit,
-the orientation of a connectivity matrix ``[pre, post]``). Windows are as long as the model's usual
-input (default 64 bins; absolute position encodings mean what they meant in training) and only the last
-position is read, so every lag is measured at the position that predicts the next bin.
+the orientation of a connectivity matrix ``[pre, post]``). Only the last position of each window is
+read, so every lag is measured at the position that predicts the next bin. The default
+window, ``min(max_context, 256)`` bins, puts that position where teacher-forced prediction reads it.
 
 Scoring
 -------
@@ -112,10 +112,10 @@ def influence_matrix(
     model: torch.nn.Module,
     raster: np.ndarray,
     unit_mask: np.ndarray,
-    context: int = 64,
-    n_windows: int = 128,
+    context: int | None = None,
+    n_windows: int = 64,
     max_lag: int = 16,
-    batch_size: int = 64,
+    batch_size: int = 32,
 ) -> InfluenceResult:
     """Gradient influence of every unit's recent input on every unit's next-bin logit.
 
@@ -127,8 +127,8 @@ def influence_matrix(
         Bins the windows are drawn from (e.g. a test part), evenly spread.
     unit_mask : ndarray ``(N,)`` bool
         Real units; padding rows and columns of the result are NaN.
-    context : int
-        Window length in bins (capped at the model's ``max_context``).
+    context : int, optional
+        Window length in bins (default ``min(max_context, 256)``; capped at ``max_context``).
     n_windows : int
     max_lag : int
         Lags 1 .. max_lag are summed (at most ``context``).
@@ -142,7 +142,7 @@ def influence_matrix(
     raster = np.asarray(raster, dtype=bool)
     if raster.ndim != 2 or raster.shape[1] != n_units:
         raise SpikebridgeDataError(f"raster must be (T, {n_units}), got {raster.shape}")
-    context = min(int(context), max_context)
+    context = min(max_context, 256) if context is None else min(int(context), max_context)
     if not 1 <= max_lag <= context:
         raise SpikebridgeConfigError(f"max_lag must be in 1..{context}, got {max_lag}")
     mask = np.asarray(unit_mask, dtype=bool)

@@ -81,7 +81,7 @@ def explain_cmd(
     ),
     transpose_connections: bool = typer.Option(False, help="The connection file stores [post, pre]."),
     windows: int = typer.Option(64, help="Test windows for attention and importance."),
-    influence_windows: int = typer.Option(128, help="Test windows for the influence matrix."),
+    influence_windows: int = typer.Option(64, help="Test windows for the influence matrix."),
     max_lag: int = typer.Option(16, help="Lags (bins) summed in the influence matrix."),
     queries: int = typer.Option(2000, help="Query bins of the shuffle ablations."),
     ablations: str = typer.Option(

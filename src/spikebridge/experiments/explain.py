@@ -34,8 +34,10 @@ class ExplainConfig:
         Window length of the attention analyses (None: ``min(max_context, 256)``).
     attention_windows : int
         Test windows for attention, importance and their correlations.
-    influence_context, influence_windows, max_lag : int
-        Window length, number of windows and summed lags of the influence matrix.
+    influence_context : int or None
+        Window length of the influence matrix (None: ``min(max_context, 256)``, the model's usual input).
+    influence_windows, max_lag : int
+        Number of windows and summed lags of the influence matrix.
     inference_ablations : bool
         Attention switched off at inference and the input shuffles.
     ablations : AblationSettings
@@ -52,8 +54,8 @@ class ExplainConfig:
 
     attention_context: int | None = None
     attention_windows: int = 64
-    influence_context: int = 64
-    influence_windows: int = 128
+    influence_context: int | None = None
+    influence_windows: int = 64
     max_lag: int = 16
     inference_ablations: bool = True
     ablations: AblationSettings = field(default_factory=AblationSettings)
@@ -63,11 +65,11 @@ class ExplainConfig:
     adf_bins_ms: tuple[float, ...] = DEFAULT_BINS_MS
 
     def __post_init__(self) -> None:
-        for name in ("attention_windows", "influence_context", "influence_windows", "max_lag"):
+        for name in ("attention_windows", "influence_windows", "max_lag"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise SpikebridgeConfigError(f"{name} must be a positive integer, got {value!r}")
-        if self.max_lag > self.influence_context:
+        if self.influence_context is not None and self.max_lag > self.influence_context:
             raise SpikebridgeConfigError(
                 f"max_lag ({self.max_lag}) cannot exceed influence_context ({self.influence_context})"
             )

@@ -188,12 +188,16 @@ def plot_stationarity(rows, title: str = ""):
             color = PREP_COLORS.get(r.preparation, "k")
             ax.scatter(k, r.statistic, color=color if r.stationary_05 else "white", edgecolor=color, s=40)
         ax.set_xticks(range(len(sel)), [r.recording for r in sel], rotation=70, fontsize=6)
-        ax.set(title=f"{b:g} ms bins", ylabel="ADF statistic (more negative: more stationary)")
+        ax.set_title(f"{b:g} ms bins", fontsize=9)
+    axes[0][0].set_ylabel("ADF statistic")
     handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=p) for p, c in PREP_COLORS.items()
                if any(r.preparation == p for r in rows)]  # fmt: skip
     axes[0][0].legend(handles=handles, fontsize=7)
     fig.suptitle(
-        title or "augmented Dickey-Fuller test of population activity (filled: p < 0.05)", fontsize=9
+        title
+        or "augmented Dickey-Fuller test of population activity (more negative: more stationary; "
+        "filled: p < 0.05)",
+        fontsize=9,
     )
     fig.tight_layout()
     return fig
