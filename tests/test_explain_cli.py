@@ -58,14 +58,15 @@ def explained(fitted, tmp_path_factory):
 @pytest.mark.slow
 def test_explain_writes_tables_figures_and_store(explained):
     out, text = explained
-    for phrase in ("lag profiles", "influence vs", "GLM coupling", "shuffle recent 95%", "depth 4 (refit)",
-                   "attention off (refit)", "ADF of population activity"):  # fmt: skip
+    for phrase in ("Lag profiles", "Influence against conn.npy", "GLM coupling", "shuffle recent 95%",
+                   "depth 4 (refit)", "attention off (refit)", "Augmented Dickey-Fuller"):  # fmt: skip
         assert phrase in text
     figures = {p.name.split("_net")[0] for p in (out / "figures").iterdir()}
     assert {"attention_L0", "correlations", "lag_profiles", "influence", "ablations"} <= figures
     page = (out / "figures" / "attention_L0_net0__net0.html").read_text()
     assert page.lstrip().lower().startswith("<!doctype html>") and "plotly" in page
-    assert "What the model learned" in (out / "explain.html").read_text()
+    page = (out / "explain.html").read_text()
+    assert "what the model learned" in page and "Interactive mean maps" in page and "data:image/png" in page
     assert "attention_peak_lag" in (out / "explain_net0__net0.csv").read_text()
     metrics = _metrics(out)
     for name in ("attention_peak_lag", "corr_attention_key_input", "influence_auc_excitatory",
@@ -108,7 +109,9 @@ def test_shipped_mode_explains_each_recording_and_tests_across_them(fitted, tmp_
     from spikebridge.experiments.explain import ExplainConfig
     from spikebridge.experiments.explain_ablations import AblationSettings
     from spikebridge.experiments.explain_study import explain_shipped
-    from spikebridge.report.explain import shipped_section_data, shipped_section_html, write_shipped
+    from spikebridge.report.blocks import Report
+    from spikebridge.report.engine import render_report
+    from spikebridge.report.explain import shipped_section, write_shipped
 
     _, rec, other, _ = fitted
     cfg = ExplainConfig(attention_windows=8, influence_windows=16, max_lag=6, glm_baseline=False,
@@ -121,6 +124,9 @@ def test_shipped_mode_explains_each_recording_and_tests_across_them(fitted, tmp_
     assert all(c.n_in_vivo == c.n_in_vitro == 0 for c in shipped.comparisons)  # preparation unknown
     assert (tmp_path / "models" / "net1" / "transformer-dice-tiny-s0" / "best.ckpt").is_file()
     shared, per_report = write_shipped(shipped, tmp_path)
-    page = shipped_section_html(shipped_section_data(shipped, shared, per_report, tmp_path))
-    assert "Across recordings" in page and "Mann-Whitney" not in page  # no in vitro group to compare
+    section = shipped_section(shipped, shared, per_report)
+    assert [s.title for s in section.subsections] == ["transformer-dice-tiny: net0 -> net0",
+                                                      "transformer-dice-tiny: net1 -> net1"]  # fmt: skip
+    page = render_report(Report("explain", (section,)))
+    assert "Correlations across recordings" in page and "Mann-Whitney" not in page  # no in vitro group
     assert (tmp_path / "figures" / "stationarity.png").is_file()

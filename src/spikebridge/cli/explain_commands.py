@@ -16,36 +16,18 @@ from spikebridge.errors import SpikebridgeConfigError
 ABLATION_SETS = ("none", "inference", "quick", "full")
 
 
-def _print_table(title: str, header: list[str], rows: list[list]) -> None:
-    table = Table(title=title)
-    for col in header:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*(str(c) for c in row))
-    console.print(table)
-
-
-def print_section(data: dict) -> None:
-    """The tables of one explanation's section data."""
-    from spikebridge.report.explain import ABLATION_HEADER, CORR_HEADER
-
-    console.print(f"[bold]{data['title']}[/bold]")
-    for note in data["notes"]:
+def print_tables(title: str, notes, tables) -> None:
+    """Print report :class:`~spikebridge.report.blocks.Table` blocks as rich tables."""
+    console.print(f"[bold]{title}[/bold]")
+    for note in notes:
         console.print(f"  note: {note}")
-    if data["peaks"]:
-        _print_table("lag profiles (lag 1 = the most recent input bin)", ["profile", "peak lag", "per head"],
-                     data["peaks"])  # fmt: skip
-    if data["correlations"]:
-        _print_table("correlation with firing rates: t-test of per-window Fisher z across test windows",
-                     CORR_HEADER, data["correlations"])  # fmt: skip
-    if data["influence"]:
-        _print_table(f"influence vs {data['connections']}", ["method", "kind", "ROC-AUC", "pos", "neg"],
-                     data["influence"])  # fmt: skip
-    if data["ablations"]:
-        _print_table("ablations (95% block-bootstrap intervals)", ABLATION_HEADER, data["ablations"])
-    if data["stationarity"]:
-        _print_table("ADF of population activity", ["recording", "preparation", "bin ms", "n", "ADF", "p"],
-                     data["stationarity"])  # fmt: skip
+    for block in tables:
+        table = Table(title=block.caption)
+        for col in block.header:
+            table.add_column(col)
+        for row in block.text_rows():
+            table.add_row(*row)
+        console.print(table)
 
 
 def _config(windows, influence_windows, max_lag, queries, ablations, epochs, n_boot, seed, connections,
@@ -114,52 +96,42 @@ def explain_cmd(
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     if checkpoint is None:
-        body = _shipped(cfg, out, data_root, profile, loss, cross, executor)
+        section = _shipped(cfg, out, data_root, profile, loss, cross, executor)
     else:
-        body = _single(checkpoint, recording, cfg, out, data_root, train_recording)
-    from spikebridge.atomic import write_text_atomic
-    from spikebridge.report.html import render
+        section = _single(checkpoint, recording, cfg, out, data_root, train_recording)
+    from spikebridge.report.blocks import Report
+    from spikebridge.report.engine import write_report
 
     minutes = (time.perf_counter() - start) / 60
-    page = out / "explain.html"
-    write_text_atomic(page, render("spikebridge: what the model learned", [("What the model learned", body)]))
+    page = write_report(Report("spikebridge: what the model learned", (section,)), out / "explain.html")
     console.print(
         f"results store {out / 'results.sqlite'} (run 'explain'); report {page} ({minutes:.1f} min)"
     )
 
 
-def _single(checkpoint, recording, cfg, out, data_root, train_recording) -> str:
+def _single(checkpoint, recording, cfg, out, data_root, train_recording):
     from spikebridge.experiments.explain import run_explain
-    from spikebridge.report.explain import explain_section_data, explain_section_html, write_explain
+    from spikebridge.report.explain import explain_section, explain_tables, write_explain
 
     report = run_explain(
         checkpoint, recording, cfg, out, data_root, train_recording, console.print, progress=True
     )
     paths = write_explain(report, out, f"{report.source}__{report.target}")
-    data = explain_section_data(report, paths, out)
-    print_section(data)
-    return explain_section_html(data)
+    print_tables(f"{report.label}: {report.source} -> {report.target}", report.notes, explain_tables(report))
+    return explain_section(report, paths)
 
 
-def _shipped(cfg, out, data_root, profile, loss, cross, executor) -> str:
+def _shipped(cfg, out, data_root, profile, loss, cross, executor):
     from spikebridge.experiments.explain_study import explain_shipped
-    from spikebridge.report.explain import shipped_section_data, shipped_section_html, write_shipped
+    from spikebridge.report.explain import explain_tables, shipped_section, shipped_tables, write_shipped
 
-    shipped = explain_shipped(
-        cfg, out, data_root, profile=profile, log=console.print, loss=loss, cross=cross, executor=executor
-    )
+    shipped = explain_shipped(cfg, out, data_root, profile=profile, log=console.print, loss=loss, cross=cross,
+                              executor=executor)  # fmt: skip
     shared, per_report = write_shipped(shipped, out)
-    data = shipped_section_data(shipped, shared, per_report, out)
-    for section in data["reports"]:
-        print_section(section)
-    if data["across"]:
-        _print_table("across recordings (t-test of per-recording mean Fisher z; little power with few recordings)",
-                     ["matrix", "axis", "rate", "n", "mean r", "t", "p"], data["across"])  # fmt: skip
-    _print_table("ADF of population activity, every shipped spike recording",
-                 ["recording", "preparation", "bin ms", "n", "ADF", "p"], data["stationarity"])  # fmt: skip
-    _print_table("in vitro vs in vivo", ["bin ms", "n vitro", "n vivo", "median vitro", "median vivo",
-                 "stationary vitro", "stationary vivo", "test", "p"], data["comparisons"])  # fmt: skip
-    return shipped_section_html(data)
+    for r in shipped.reports:
+        print_tables(f"{r.label}: {r.source} -> {r.target}", r.notes, explain_tables(r))
+    print_tables("across recordings and stationarity", (), shipped_tables(shipped))
+    return shipped_section(shipped, shared, per_report)
 
 
 def register(app: typer.Typer) -> None:

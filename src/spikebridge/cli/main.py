@@ -16,6 +16,7 @@ from spikebridge.cli import (
     data_commands,
     eval_commands,
     explain_commands,
+    generate_commands,
     matrix_commands,
     model_commands,
     study_commands,
@@ -36,6 +37,7 @@ matrix_commands.register(app)
 eval_commands.register(app)
 study_commands.register(app)
 explain_commands.register(app)
+generate_commands.register(app)
 
 
 @app.callback(invoke_without_command=True)

@@ -1,17 +1,17 @@
-"""Files and report section of an explanation: figures, JSON, and an HTML fragment built from plain data.
+"""Files and report section of an explanation: figures, JSON and CSV, and a data-only report section.
 
-``explain_section_data`` turns reports into plain dictionaries and lists (what a template needs);
-``explain_section_html`` renders that data. Keeping them apart lets the study report swap the markup.
+The section is made of :mod:`spikebridge.report.blocks` (tables, figures, an interactive plotly figure,
+paragraphs); :mod:`spikebridge.report.engine` renders it, alone (``spikebridge explain``) or inside the
+study report (``spikebridge study --explain``).
 """
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 
 from spikebridge.atomic import atomic_path, write_text_atomic
-from spikebridge.report.html import _table, relative
+from spikebridge.report.blocks import Figure, Paragraph, Plotly, Section, Table
 
 
 def _fmt(x, digits: int = 3) -> str:
@@ -62,9 +62,8 @@ def write_explain(report, out: Path, stem: str) -> dict[str, Path]:
             paths[key] = _save(viz.plot_attention_maps(layer, f"{title}, layer {layer.layer}"),
                                figs / f"{key}_{stem}.png")  # fmt: skip
             paths[f"{key}_html"] = figs / f"{key}_{stem}.html"
-            write_text_atomic(
-                paths[f"{key}_html"], viz.attention_html(layer, f"{title}, layer {layer.layer}")
-            )
+            page = viz.plot_attention_interactive(layer, f"{title}, layer {layer.layer}")
+            write_text_atomic(paths[f"{key}_html"], page.to_html(include_plotlyjs=True, full_html=True))
         tests = {report.target: list(report.attention.layers[0].correlations)}
         paths["correlations"] = _save(viz.plot_correlations(tests), figs / f"correlations_{stem}.png")
     paths["lag_profiles"] = _save(viz.plot_lag_profiles(report.attention, report.influence, title),
@@ -78,79 +77,91 @@ def write_explain(report, out: Path, stem: str) -> dict[str, Path]:
     return paths
 
 
-def explain_section_data(report, figures: dict[str, Path], base: Path) -> dict:
-    """Plain data of one explanation for the report (numbers formatted, figure paths relative to ``base``)."""
-    data = {
-        "title": f"{report.label}: {report.source} -> {report.target}",
-        "notes": list(report.notes),
-        "figures": {k: relative(p, base) for k, p in figures.items() if k not in ("json", "table")},
-        "table": relative(figures["table"], base) if "table" in figures else "",
-        "peaks": [],
-        "correlations": [],
-    }
-    if report.attention is not None:
-        for layer in report.attention.layers:
-            data["peaks"].append([f"attention, layer {layer.layer}", layer.peak_lag,
-                                  ", ".join(str(int(k)) for k in layer.attention_profile.argmax(1) + 1)])  # fmt: skip
-            for c in layer.correlations:
-                matrix, axis, rate = c.label.split("|")
-                data["correlations"].append([layer.layer, matrix, axis, rate, c.n, _fmt(c.mean_r), _fmt(c.t, 2),
-                                             _p(c.p_value)])  # fmt: skip
+CORR_HEADER = ("layer", "matrix", "axis", "rate", "windows", "mean r", "t", "p (two-sided)")
+ABLATION_HEADER = ("condition", "scored on", "parameters", "pooled ROC-AUC", "per-unit ROC-AUC", "pooled AP",
+                   "median per-unit AUC change", "p (paired Wilcoxon, two-sided)", "note")  # fmt: skip
+FIGURE_CAPTIONS = {
+    "correlations": "Mean correlation of A and W with firing rates (* two-sided p < 0.01 across windows)",
+    "lag_profiles": "Mean attention (and W, scaled) against the lag from the diagonal; influence per lag",
+    "influence": "Model influence [pre, post] and ROC-AUC against the known connections, beside the GLM",
+    "ablations": "Per-unit ROC-AUC of the intact model and every ablation, with 95% intervals",
+}
+
+
+def _attention_tables(report) -> list[Table]:
+    peaks, corr = [], []
+    for layer in report.attention.layers:
+        per_head = ", ".join(str(int(k)) for k in layer.attention_profile.argmax(1) + 1)
+        peaks.append((f"attention, layer {layer.layer}", layer.peak_lag, per_head))
+        for c in layer.correlations:
+            corr.append((layer.layer, *c.label.split("|"), c.n, _fmt(c.mean_r), _fmt(c.t, 2), _p(c.p_value)))
     if report.influence is not None:
-        data["peaks"].append(["model influence", report.influence.peak_lag, "-"])
-    scores = [*(report.influence.scores if report.influence else ()), *report.glm_scores]
-    data["connections"] = report.connections
-    data["influence"] = [[s.method, s.kind, _fmt(s.auc), s.n_positive, s.n_negative] for s in scores]
-    data["ablations"] = [_ablation_cells(r) for r in report.ablations]
-    data["stationarity"] = [[s.recording, s.preparation, f"{s.bin_ms:g}", s.n_samples, _fmt(s.statistic, 2),
-                             _p(s.p_value)] for s in report.stationarity]  # fmt: skip
-    return data
+        peaks.append(("model influence", report.influence.peak_lag, "-"))
+    note = ("Per window, rows (key axis) or columns (query axis) of the map are correlated with the rates and "
+            "averaged as Fisher z; the test is across the test windows of this recording.",)  # fmt: skip
+    return [
+        Table("Lag profiles (lag 1 = the most recent input bin)", ("profile", "peak lag (bins)", "per head"),
+              tuple(peaks)),
+        Table("Correlation of attention A and attention-weighted importance W with firing rates", CORR_HEADER,
+              tuple(corr), notes=note),
+    ]  # fmt: skip
 
 
-def _ablation_cells(row) -> list:
-    cells = [row.condition, row.scoring, "-" if row.n_params is None else row.n_params]
+def _ablation_row(row) -> tuple:
+    cells = [row.condition, row.scoring, row.n_params]
     for name in ("roc_auc_pooled", "roc_auc_unit_mean", "ap_pooled"):
         m = row.metrics[name]
         ci = "" if m["ci_low"] is None else f" [{_fmt(m['ci_low'])}, {_fmt(m['ci_high'])}]"
         cells.append(f"{_fmt(m['value'])}{ci}")
     test = row.unit_test or {}
-    cells += [_fmt(test.get("effect"), 4), _p(test.get("p_value")), row.note]
-    return cells
+    return (*cells, _fmt(test.get("effect"), 4), _p(test.get("p_value")), row.note)
 
 
-CORR_HEADER = ["layer", "matrix", "axis", "rate", "windows", "mean r", "t", "p (two-sided)"]
-ABLATION_HEADER = ["condition", "scored on", "parameters", "pooled ROC-AUC", "per-unit ROC-AUC", "pooled AP",
-                   "median per-unit AUC change", "p (paired Wilcoxon, two-sided)", "note"]  # fmt: skip
+def explain_tables(report) -> list[Table]:
+    """The tables of one explanation (lag peaks, correlations, influence, ablations, stationarity)."""
+    tables = _attention_tables(report) if report.attention is not None else []
+    scores = [*(report.influence.scores if report.influence else ()), *report.glm_scores]
+    if scores:
+        rows = tuple((s.method, s.kind, _fmt(s.auc), s.n_positive, s.n_negative) for s in scores)
+        tables.append(Table(f"Influence against {Path(report.connections).name} (ROC-AUC over ordered pairs)",
+                            ("method", "kind", "ROC-AUC", "positive pairs", "negative pairs"), rows))  # fmt: skip
+    if report.ablations:
+        tables.append(Table("Ablations (95% block-bootstrap intervals)", ABLATION_HEADER,
+                            tuple(_ablation_row(r) for r in report.ablations)))  # fmt: skip
+    if report.stationarity:
+        tables.append(_adf_table("Augmented Dickey-Fuller test of population activity", report.stationarity))
+    return tables
 
 
-def explain_section_html(data: dict) -> str:
-    """HTML fragment of :func:`explain_section_data`'s output."""
-    parts = [f"<h3>{html.escape(data['title'])}</h3>"]
-    parts += [f"<p><em>{html.escape(n)}</em></p>" for n in data["notes"]]
-    if data["table"]:
-        parts.append(f"<p><a href='{html.escape(data['table'])}'>every statistic (CSV)</a></p>")
-    if data["peaks"]:
-        parts.append(_table(["profile", "peak lag (bins)", "peak lag per head"], data["peaks"]))
-    if data["correlations"]:
-        parts.append("<p>Correlation of attention A and attention-weighted importance W with firing rates "
-                     "(per-window Fisher z, t-test across test windows of this recording).</p>")  # fmt: skip
-        parts.append(_table(CORR_HEADER, data["correlations"]))
-    if data["influence"]:
-        parts.append(f"<p>Influence scored against {html.escape(data['connections'])}.</p>")
-        parts.append(
-            _table(["method", "kind", "ROC-AUC", "positive pairs", "negative pairs"], data["influence"])
-        )
-    if data["ablations"]:
-        parts.append(_table(ABLATION_HEADER, data["ablations"]))
-    if data["stationarity"]:
-        parts.append(_table(["recording", "preparation", "bin ms", "samples", "ADF statistic", "p"],
-                            data["stationarity"]))  # fmt: skip
-    for key, rel in data["figures"].items():
-        if rel.endswith(".html"):
-            parts.append(f"<p><a href='{html.escape(rel)}'>interactive {html.escape(key)}</a></p>")
-        else:
-            parts.append(f"<img src='{html.escape(rel)}' alt='{html.escape(key)}'>")
-    return "\n".join(parts)
+def _adf_table(caption: str, rows) -> Table:
+    cells = tuple((s.recording, s.preparation, f"{s.bin_ms:g}", s.n_samples, _fmt(s.statistic, 2), _p(s.p_value))
+                  for s in rows)  # fmt: skip
+    return Table(caption, ("recording", "preparation", "bin ms", "samples", "ADF statistic", "p"), cells)
+
+
+def _anchor(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
+
+
+def explain_section(report, figures: dict[str, Path]) -> Section:
+    """The report section of one explanation: notes, tables, figures and the interactive mean maps.
+
+    ``figures`` are the paths :func:`write_explain` returned (PNG files are embedded in the page).
+    """
+    blocks: list = [Paragraph(n, emphasis=True) for n in report.notes]
+    blocks += explain_tables(report)
+    for key, caption in (("attention_L0", "Attention maps: four heads of one window, A and W means"),
+                         *FIGURE_CAPTIONS.items()):  # fmt: skip
+        if key in figures:
+            blocks.append(Figure.from_path(figures[key], caption))
+    if report.attention is not None:
+        from spikebridge.viz.explain import plot_attention_interactive
+
+        layer = report.attention.layers[0]
+        fig = plot_attention_interactive(layer, "mean attention A and attention-weighted importance W", 0)
+        blocks.append(Plotly.from_figure(fig, "Interactive mean maps of the first layer", height=420))
+    title = f"{report.label}: {report.source} -> {report.target}"
+    return Section(_anchor(f"explain-{report.source}-{report.target}"), title, tuple(blocks))
 
 
 def write_shipped(shipped, out: Path) -> tuple[dict, dict[str, dict[str, Path]]]:
@@ -163,9 +174,8 @@ def write_shipped(shipped, out: Path) -> tuple[dict, dict[str, dict[str, Path]]]
     }
     shared: dict[str, Path] = {"json": out / "explain_summary.json"}
     write_text_atomic(shared["json"], json.dumps(shipped.to_dict(), indent=1, default=str))
-    tests = {
-        r.target: list(r.attention.layers[0].correlations) for r in shipped.reports if r.attention is not None
-    }
+    tests = {r.target: list(r.attention.layers[0].correlations) for r in shipped.reports
+             if r.attention is not None and r.source == r.target}  # fmt: skip
     if tests:
         shared["correlations"] = _save(viz.plot_correlations(tests), out / "figures" / "correlations_all.png")
     if shipped.stationarity:
@@ -174,34 +184,37 @@ def write_shipped(shipped, out: Path) -> tuple[dict, dict[str, dict[str, Path]]]
     return shared, per_report
 
 
-def shipped_section_data(shipped, shared: dict[str, Path], per_report: dict, base: Path) -> dict:
-    """Plain data of a shipped explanation: every report's data, the across-recording tests, stationarity."""
-    reports = [explain_section_data(r, per_report[f"{r.source}__{r.target}"], base) for r in shipped.reports]
-    across = [[*t.label.split("|"), t.n, _fmt(t.mean_r), _fmt(t.t, 2), _p(t.p_value)] for t in shipped.across]
-    adf = [[s.recording, s.preparation, f"{s.bin_ms:g}", s.n_samples, _fmt(s.statistic, 2), _p(s.p_value)]
-           for s in shipped.stationarity]  # fmt: skip
-    comparisons = [[f"{c.bin_ms:g}", c.n_in_vitro, c.n_in_vivo, _fmt(c.median_in_vitro, 2), _fmt(c.median_in_vivo, 2),
-                    f"{c.stationary_in_vitro}/{c.n_in_vitro}", f"{c.stationary_in_vivo}/{c.n_in_vivo}", c.test,
-                    _p(c.p_value)] for c in shipped.comparisons]  # fmt: skip
-    return {"reports": reports, "across": across, "stationarity": adf, "comparisons": comparisons,
-            "figures": {k: relative(p, base) for k, p in shared.items() if k != "json"}}  # fmt: skip
+def shipped_tables(shipped) -> list[Table]:
+    """Across-recording tests, the ADF test of every recording and the in vitro vs in vivo comparison."""
+    tables = []
+    if shipped.across:
+        rows = tuple(
+            (*t.label.split("|"), t.n, _fmt(t.mean_r), _fmt(t.t, 2), _p(t.p_value)) for t in shipped.across
+        )
+        note = ("One-sample two-sided t-test of the per-recording mean Fisher z; with few recordings it has "
+                "little power (each recording's own test across windows is in its subsection).",)  # fmt: skip
+        tables.append(Table("Correlations across recordings", ("matrix", "axis", "rate", "recordings", "mean r",
+                                                                "t", "p"), rows, notes=note))  # fmt: skip
+    if shipped.stationarity:
+        tables.append(_adf_table("Augmented Dickey-Fuller test of population activity, every recording",
+                                 shipped.stationarity))  # fmt: skip
+        rows = tuple((f"{c.bin_ms:g}", c.n_in_vitro, c.n_in_vivo, _fmt(c.median_in_vitro, 2), _fmt(c.median_in_vivo, 2),
+                      f"{c.stationary_in_vitro}/{c.n_in_vitro}", f"{c.stationary_in_vivo}/{c.n_in_vivo}", c.test,
+                      _p(c.p_value)) for c in shipped.comparisons)  # fmt: skip
+        header = ("bin ms", "in vitro", "in vivo", "median ADF in vitro", "median ADF in vivo",
+                  "stationary (p<0.05) in vitro", "stationary in vivo", "test", "p")  # fmt: skip
+        tables.append(Table("In vitro vs in vivo stationarity", header, rows))
+    return tables
 
 
-def shipped_section_html(data: dict) -> str:
-    """HTML fragment of :func:`shipped_section_data`'s output (the study report's "what the model learned")."""
-    parts = [explain_section_html(r) for r in data["reports"]]
-    if data["across"]:
-        parts.append("<h3>Across recordings</h3><p>One-sample two-sided t-test of the per-recording mean Fisher z; "
-                     "with few recordings this test has little power (the per-recording tests above are across "
-                     "test windows).</p>")  # fmt: skip
-        parts.append(_table(["matrix", "axis", "rate", "recordings", "mean r", "t", "p"], data["across"]))
-    if data["stationarity"]:
-        parts.append("<h3>Stationarity of population activity (augmented Dickey-Fuller)</h3>")
-        parts.append(_table(["recording", "preparation", "bin ms", "samples", "ADF statistic", "p"],
-                            data["stationarity"]))  # fmt: skip
-        parts.append(_table(["bin ms", "in vitro", "in vivo", "median ADF in vitro", "median ADF in vivo",
-                             "stationary (p<0.05) in vitro", "stationary in vivo", "test", "p"],
-                            data["comparisons"]))  # fmt: skip
-    for key, rel in data["figures"].items():
-        parts.append(f"<img src='{html.escape(rel)}' alt='{html.escape(key)}'>")
-    return "\n".join(parts)
+def shipped_section(shipped, shared: dict[str, Path], per_report: dict) -> Section:
+    """The study report's "what the model learned" section: shared tables and one subsection per model."""
+    intro = ("The seed paper's Fig. 4 analyses on each evaluated recording's model (test part), with the checks "
+             "the paper could not make: influence against known connections and the planted-lag simulator "
+             "behind the tests. Definitions: spikebridge.analysis.")  # fmt: skip
+    blocks: list = [Paragraph(intro), *shipped_tables(shipped)]
+    captions = {"correlations": "Correlations with firing rates, one bar per recording",
+                "stationarity": "ADF statistic of every recording (filled: p < 0.05)"}  # fmt: skip
+    blocks += [Figure.from_path(shared[k], c) for k, c in captions.items() if k in shared]
+    subs = tuple(explain_section(r, per_report[f"{r.source}__{r.target}"]) for r in shipped.reports)
+    return Section("explain", "What the model learned", tuple(blocks), subs)

@@ -203,8 +203,13 @@ def plot_stationarity(rows, title: str = ""):
     return fig
 
 
-def attention_html(layer, title: str = "attention maps", max_heads: int = 8) -> str:
-    """Interactive (plotly) heatmaps of one layer's example and mean maps, as a standalone HTML string."""
+def plot_attention_interactive(layer, title: str = "attention maps", max_heads: int = 8):
+    """Interactive (plotly) heatmaps of one layer's mean maps and, up to ``max_heads``, one window's heads.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -221,4 +226,4 @@ def attention_html(layer, title: str = "attention maps", max_heads: int = 8) -> 
     for k in range(len(panels)):
         fig.update_yaxes(autorange="reversed", row=k // cols + 1, col=k % cols + 1)
     fig.update_layout(title=title, height=380 * rows, width=900)
-    return fig.to_html(include_plotlyjs=True, full_html=True)
+    return fig
