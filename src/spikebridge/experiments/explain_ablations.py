@@ -210,7 +210,8 @@ def retrained_ablations(model_config, train_config, source: PreparedRecording, t
             n_boot=settings.n_boot,
             seed=settings.seed,
         )
-        note = f"d_model {cfg.d_model}, d_ff {cfg.d_ff}, {cfg.n_layers} layer(s), {settings.epochs} epochs"
+        epochs = f"{settings.epochs} epoch{'s' if settings.epochs > 1 else ''}"
+        note = f"d_model {cfg.d_model}, d_ff {cfg.d_ff}, {cfg.n_layers} layer{'s' if cfg.n_layers > 1 else ''}, {epochs}"
         n = count_parameters(model)
         if reference is None:
             reference = res

@@ -150,7 +150,7 @@ def explain_section(report, figures: dict[str, Path]) -> Section:
     """
     blocks: list = [Paragraph(n, emphasis=True) for n in report.notes]
     blocks += explain_tables(report)
-    for key, caption in (("attention_L0", "Attention maps: four heads of one window, A and W means"),
+    for key, caption in (("attention_L0", "Attention maps: heads of one window, and the means of A and W"),
                          *FIGURE_CAPTIONS.items()):  # fmt: skip
         if key in figures:
             blocks.append(Figure.from_path(figures[key], caption))
