@@ -138,3 +138,12 @@ def test_connection_labels_come_from_the_option_or_a_synapse_file_beside_the_rec
         connection_labels(
             "slice_210511001", prep, ExplainConfig(connections=str(tmp_path / "c.npy")), data_root
         )
+
+
+def test_glm_coupling_prefers_the_baselines_own_kernel():
+    class _WithKernel(_FakeGLM):
+        def coupling_kernel(self, n_lags):
+            return np.arange(n_lags * 4, dtype=float).reshape(n_lags, 2, 2)
+
+    glm = _WithKernel(np.zeros((6, 2)), np.ones(2, bool), (4.0,))
+    np.testing.assert_array_equal(glm_coupling(glm, 3), [[12.0, 15.0], [18.0, 21.0]])

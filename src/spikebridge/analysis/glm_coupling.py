@@ -1,8 +1,8 @@
 """The coupled GLM's coupling weights as a ``[pre, post]`` matrix: the baseline for model influence.
 
 One adapter, so that the GLM's own summary replaces it when the baseline offers one: a fitted GLM with a
-``coupling()`` method returning ``(N, N)`` is used as is; otherwise the summary is computed here from
-``coef_``. ``CoupledGLMBaseline`` features are, per real unit: its spike in the last bin (lag 1), in the
+``coupling_kernel(n_lags)`` method (``(n_lags, N, N)``, entry ``[lag - 1, pre, post]``) is summed over the
+same lags as the influence; otherwise the summary is computed here from ``coef_``. ``CoupledGLMBaseline`` features are, per real unit: its spike in the last bin (lag 1), in the
 bin before (lag 2), and one exponential trace per time constant ``tau`` of older spikes, where a spike
 ``lag >= 3`` bins before the predicted bin enters with weight ``exp(-(lag - 1) / tau)``. The effective
 coupling kernel of unit ``i`` onto unit ``j`` is therefore
@@ -49,8 +49,11 @@ def glm_kernels(glm, max_lag: int) -> np.ndarray:
 
 
 def glm_coupling(glm, max_lag: int = 16) -> np.ndarray:
-    """Summed coupling ``(N, N)`` ``[pre, post]`` of a fitted GLM (its own ``coupling()`` when it has one)."""
-    own = getattr(glm, "coupling", None)
+    """Coupling ``(N, N)`` ``[pre, post]`` of a fitted GLM summed over lags ``1 .. max_lag``.
+
+    Uses the GLM's own ``coupling_kernel`` when it has one (NaN stays on padding rows and columns).
+    """
+    own = getattr(glm, "coupling_kernel", None)
     if callable(own):
-        return np.asarray(own(), dtype=float)
+        return np.asarray(own(max_lag), dtype=float).sum(0)
     return glm_kernels(glm, max_lag).sum(0)
