@@ -51,6 +51,7 @@ def study_cmd(
     executor: str = typer.Option("local", help="Matrix executor: local | ray | inline."),
     address: str = typer.Option(None, help="Ray cluster address."),
     skip_matrix: bool = typer.Option(False, help="Only the datasets and the evaluation tables."),
+    explain: bool = typer.Option(False, help="Add what the evaluated Dice transformers learned (explain)."),
     realism_seconds: float = typer.Option(
         60.0, help="Seconds per generated trial in the realism section (at most half the test part; 0: none)."
     ),
@@ -88,6 +89,10 @@ def study_cmd(
         t0 = time.perf_counter()
         capabilities.append(_realism(names, root, out, profile, prep_cfg, realism_seconds))
         seconds["realism"] = time.perf_counter() - t0
+    if explain:
+        t0 = time.perf_counter()
+        capabilities.append(_explain(names, root, out, profile))
+        seconds["explain"] = time.perf_counter() - t0
     seconds["whole study"] = time.perf_counter() - start
     report = study_report(
         records, evaluations, matrix_art, hashes, configs, seconds, capabilities=capabilities
@@ -114,6 +119,18 @@ def study_cmd(
     console.print(
         f"report: {report_path} ({seconds['whole study'] / 60:.1f} min); results summary: {summary_path}"
     )
+
+
+def _explain(names, root: Path, out: Path, profile: str):
+    """What each evaluated recording's Dice transformer learned, reusing the evaluation's fitted models."""
+    from spikebridge.experiments.explain import ExplainConfig
+    from spikebridge.experiments.explain_study import explain_shipped
+    from spikebridge.report.explain import shipped_section, write_shipped
+
+    shipped = explain_shipped(ExplainConfig(), out / "explain", root, tuple(names), profile, console.print,
+                              models_dir=out / "evaluate" / "models")  # fmt: skip
+    shared, per_report = write_shipped(shipped, out / "explain")
+    return shipped_section(shipped, shared, per_report)
 
 
 def _realism(names, root: Path, out: Path, profile: str, prep_cfg, seconds: float):
