@@ -192,9 +192,13 @@ def _stage(cells: _Cells, stage: str, fit: Callable[[], tuple[Any, Any]], log: C
     return model, result.to_dict()
 
 
+STAGES = ("pretrain", "forecast", "lstm", "classify")
+
+
 def _fit_models(
-    data: SourceData, cfg: QuantFormerStudyConfig, cells: _Cells, do_classify: bool, log, progress
+    data: SourceData, cfg: QuantFormerStudyConfig, cells: _Cells, stages: tuple[str, ...], log, progress
 ):
+    """Fit (or reload) the pre-trained backbone and the requested downstream stages."""
     from spikebridge.training import quantformer_fit as qf
 
     tr, va, folder, h = data.split.train, data.split.val, cells.folder, data.data_hash()
@@ -204,11 +208,10 @@ def _fit_models(
     )
     models = {"backbone": backbone, "stages": {"pretrain": pre}}
     fits = {"forecast": lambda: qf.fit_forecaster(backbone, tr, va, tcfg, folder, h, progress),
-            "lstm": lambda: qf.fit_lstm(tr, va, tcfg, folder, h, progress)}  # fmt: skip
-    if do_classify:
-        fits["classify"] = lambda: qf.fit_classifier(backbone, tr, va, tcfg, folder, h, progress)
-    for stage, fit in fits.items():
-        models[stage], models["stages"][stage] = _stage(cells, stage, fit, log)
+            "lstm": lambda: qf.fit_lstm(tr, va, tcfg, folder, h, progress),
+            "classify": lambda: qf.fit_classifier(backbone, tr, va, tcfg, folder, h, progress)}  # fmt: skip
+    for stage in (s for s in STAGES[1:] if s in stages):
+        models[stage], models["stages"][stage] = _stage(cells, stage, fits[stage], log)
     return models
 
 
@@ -277,13 +280,32 @@ def _as_dicts(table: dict) -> dict[str, dict[str, dict]]:
     return {m: {k: s.to_dict() for k, s in metrics.items()} for m, metrics in table.items()}
 
 
+def _open(
+    name: str, cfg: QuantFormerStudyConfig, out_dir: Path, store: ResultsStore, data_root, recompute: bool
+):
+    data = load_source(name, cfg.data, data_root)
+    key = f"{source_key(name)}/{cfg.digest()}/{data.data_hash()}"
+    return data, _Cells(store, key, Path(out_dir) / "quantformer" / key.replace("/", "__"), recompute)
+
+
+def fit_source(name: str, cfg: QuantFormerStudyConfig, out_dir: Path, stages: tuple[str, ...] = ("pretrain",),
+               data_root=None, recompute: bool = False, log: Callable[[str], None] = print,
+               progress: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Fit (or reuse) only some stages of one source; returns their payloads (checkpoint, history, ...)."""
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        raise SpikebridgeConfigError(f"unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGES)}")
+    store = ResultsStore(Path(out_dir) / "results.sqlite")
+    data, cells = _open(name, cfg, out_dir, store, data_root, recompute)
+    log(f"  {name}: {data.split.train.n} train, {data.split.val.n} validation windows")
+    return _fit_models(data, cfg, cells, tuple(stages), log, progress)["stages"]
+
+
 def run_source(name: str, cfg: QuantFormerStudyConfig, out_dir: Path, store: ResultsStore, data_root=None,
                recompute: bool = False, log: Callable[[str], None] = print, progress: bool = False) -> SourceResult:  # fmt: skip
     """Fit (or reuse) every model on one source and score it; record rows and the result in the store."""
     start = time.perf_counter()
-    data = load_source(name, cfg.data, data_root)
-    key = f"{source_key(name)}/{cfg.digest()}/{data.data_hash()}"
-    cells = _Cells(store, key, Path(out_dir) / "quantformer" / key.replace("/", "__"), recompute)
+    data, cells = _open(name, cfg, out_dir, store, data_root, recompute)
     done = cells.done("score")
     if done is not None:
         log(f"  {name}: finished earlier; reading the stored result")
@@ -292,7 +314,8 @@ def run_source(name: str, cfg: QuantFormerStudyConfig, out_dir: Path, store: Res
         f"  {name}: {data.split.train.n} train, {data.split.val.n} validation, {data.split.test.n} test windows"
     )
     do_classify = _wants_classification(data, cfg)
-    models = _fit_models(data, cfg, cells, do_classify, log, progress)
+    stages = STAGES if do_classify else STAGES[:-1]
+    models = _fit_models(data, cfg, cells, stages, log, progress)
     forecasts, labels = _predictions(data, models, do_classify)
     te = data.split.test
     forecast, per_neuron = score_forecasts(forecasts, te, cfg.n_boot, cfg.seed)

@@ -47,7 +47,9 @@ _META = {
 
 
 def _scalar_text(value: Any) -> str:
-    value = value[()] if hasattr(value, "shape") else value
+    """Text of an HDF5 scalar, bytes or string array (arrays are joined with commas)."""
+    if hasattr(value, "id") and hasattr(value, "shape"):  # an h5py dataset
+        value = value[()]
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, np.ndarray):
@@ -249,11 +251,18 @@ def _read_v2(
 
 
 def _is_v1(path: Path) -> bool:
+    """True for the NWB 1 layout: the pipeline's groups without an NWB 2 version attribute."""
     import h5py
 
     try:
         with h5py.File(path, "r") as f:
-            return f"{PIPELINE}/DfOverF" in f or f"{PIPELINE}/Fluorescence" in f
+            version = f.attrs.get("nwb_version", b"")
+            version = version.decode() if isinstance(version, bytes) else str(version)
+            if version.startswith("2"):
+                return False
+            return (
+                f"{PIPELINE}/DfOverF" in f or f"{PIPELINE}/Fluorescence" in f or "stimulus/presentation" in f
+            )
     except OSError as exc:
         raise SpikebridgeDataError(f"{path}: not a readable HDF5/NWB file ({short_error(exc)})") from exc
 
