@@ -59,13 +59,13 @@ class CalciumSimConfig:
     n_neurons: int = 40
     kinds: tuple[tuple[str, int], ...] = DEFAULT_KINDS
     n_blocks: int = 3
-    repeats: int = 4
+    repeats: int = 6
     frame_rate: float = 30.0
     stim_s: float = 2.0
     iti_s: float = 1.0
     gap_s: float = 20.0
-    frac_tuned: float = 0.6
-    base_rate: float = 0.2
+    frac_tuned: float = 0.8
+    base_rate: float = 0.05
     response_rate: tuple[float, float] = (4.0, 10.0)
     p_response: float = 0.9
     tau_rise: float = 0.05

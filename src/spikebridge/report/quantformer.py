@@ -1,0 +1,157 @@
+"""The QuantFormer section of the study report: tables, verdicts and figures of every source.
+
+:func:`quantformer_context` returns plain tables (header, rows), verdict sentences and figure paths
+for any template; :func:`quantformer_section` renders them as an HTML fragment;
+:func:`write_quantformer_report` writes a standalone page.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from spikebridge.evaluation.forecasting import CLASSIFICATION_METRICS, FORECAST_METRICS
+
+LABELS = {"mse": "MSE", "mae": "MAE", "smape": "SMAPE", "pearson": "Pearson r", "ssim": "SSIM",
+          "balanced_accuracy": "balanced accuracy", "precision": "precision", "recall": "recall", "f1": "F1"}  # fmt: skip
+
+
+def _cell(s: dict | None, undefined: bool = True) -> str:
+    """``value [low, high]`` of a MetricSummary dict; the count of undefined traces when some are."""
+    if s is None or s.get("value") is None:
+        return "undefined" if undefined else "-"
+    text = f"{s['value']:.4g}"
+    if s.get("ci_low") is not None and s.get("ci_high") is not None:
+        text += f" [{s['ci_low']:.4g}, {s['ci_high']:.4g}]"
+    if s.get("n_undefined"):
+        text += f" ({s['n_undefined']} undefined)"
+    return text
+
+
+def _forecast_table(result, scale: str) -> tuple[list[str], list[list[str]]]:
+    header = ["model", *(LABELS[m] for m in FORECAST_METRICS)]
+    rows = [
+        [m, *(_cell(metrics.get(f"{scale}/{k}")) for k in FORECAST_METRICS)]
+        for m, metrics in result.forecast.items()
+    ]
+    return header, rows
+
+
+def _classify_table(result) -> tuple[list[str], list[list[str]]]:
+    header = ["model", *(LABELS[m] for m in CLASSIFICATION_METRICS)]
+    return header, [
+        [m, *(_cell(metrics.get(k)) for k in CLASSIFICATION_METRICS)]
+        for m, metrics in result.classify.items()
+    ]
+
+
+def _tests_table(result) -> tuple[list[str], list[list[str]]]:
+    header = ["against", "metric", "n neurons", "median difference", "p (two-sided)", "verdict"]
+    rows = []
+    for t in result.tests:
+        p = "-" if t.get("p_value") is None else f"{t['p_value']:.2g}"
+        eff = "-" if t.get("effect") is None else f"{t['effect']:+.4g}"
+        rows.append([t["against"], t["metric"], str(t["n"]), eff, p, t["verdict"]])
+    return header, rows
+
+
+def _describe(result) -> str:
+    obs = result.meta.get("observations", {})
+    parts = {p: obs.get(p, {}) for p in ("train", "val", "test")}
+    counts = ", ".join(f"{p} {v.get('n', 0)}" for p, v in parts.items())
+    neurons = parts["test"].get("neurons", "?")
+    active = parts["test"].get("active_fraction")
+    act = "" if active is None else f"; active fraction on test {active:.3f}"
+    cb = result.codebook
+    return (f"{result.modality}, {neurons} neurons; windows: {counts}{act}. Codebook K = {cb['codebook_size']}: "
+            f"test perplexity {cb['test']['perplexity']:.1f}, {cb['test']['dead_codes']} dead codes "
+            f"(train: {cb['train']['perplexity']:.1f}, {cb['train']['dead_codes']}); forecast code accuracy "
+            f"{cb['code_accuracy']:.3f} (always the most frequent code: {cb['code_accuracy_majority']:.3f}).")  # fmt: skip
+
+
+def write_figures(result, fig_dir: Path) -> dict[str, str]:
+    """Example forecasts, metric bars and codebook usage of one source as PNG files."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from spikebridge.atomic import atomic_path
+    from spikebridge.viz.quantformer import plot_codebook_usage, plot_forecast_examples, plot_metric_bars
+
+    figures = {}
+    with np.load(result.examples, allow_pickle=False) as z:
+        examples = {k: z[k] for k in z.files}
+    stem = result.name.replace(":", "-").replace("/", "_")
+    for kind, fig in (("examples", plot_forecast_examples(examples, result.name)),
+                      ("metrics", plot_metric_bars(result.forecast, title=result.name)),
+                      ("codebook", plot_codebook_usage(result.codebook, f"{result.name}: codebook usage"))):  # fmt: skip
+        path = Path(fig_dir) / f"quantformer_{kind}_{stem}.png"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+        plt.close(fig)
+        figures[kind] = str(path)
+    return figures
+
+
+def quantformer_context(study, out_dir: Path, figures: bool = True) -> dict[str, Any]:
+    """Per source: description, tables (header, rows), verdict sentences and figure paths (relative to ``out_dir``)."""
+    from spikebridge.report.html import relative
+
+    sources = []
+    for result in study.results:
+        figs = write_figures(result, Path(out_dir) / "figures") if figures else {}
+        sources.append({
+            "name": result.name, "description": _describe(result), "verdicts": list(result.verdicts),
+            "forecast_raw": _forecast_table(result, "raw"), "forecast_norm": _forecast_table(result, "norm"),
+            "classify": _classify_table(result) if result.classify else None, "tests": _tests_table(result),
+            "figures": {k: relative(Path(v), Path(out_dir)) for k, v in figs.items()}, "seconds": result.seconds,
+        })  # fmt: skip
+    return {"sources": sources, "seconds": study.seconds, "config": study.config}
+
+
+INTRO = (
+    "QuantFormer (masked, vector-quantized pre-training over patches of single-neuron traces; forecasting as "
+    "classification of the codes of the masked response patches) against baselines fitted on the same train "
+    "windows and scored on the same test windows. Values: mean over test traces with a 95% bootstrap interval "
+    "over neurons. Tests: two-sided Wilcoxon signed-rank on per-neuron means, paired over neurons. Normalised "
+    "metrics divide each trace by its accumulated absolute derivative (the paper's normalisation); a constant "
+    "forecast (mean, copy-last) cannot be normalised and is reported as undefined."
+)
+
+
+def quantformer_section(study, out_dir: Path, figures: bool = True) -> str:
+    """The section as an HTML fragment (figures written under ``out_dir/figures``)."""
+    from spikebridge.report.html import _table
+
+    ctx = quantformer_context(study, out_dir, figures)
+    parts = [f"<p>{html.escape(INTRO)}</p>"]
+    for src in ctx["sources"]:
+        parts += [f"<h3>{html.escape(src['name'])}</h3>", f"<p>{html.escape(src['description'])}</p>",
+                  "<h4>Forecasting, raw signals</h4>", _table(*src["forecast_raw"]),
+                  "<h4>Forecasting, derivative-normalised signals</h4>", _table(*src["forecast_norm"])]  # fmt: skip
+        if src["classify"]:
+            parts += [
+                "<h4>Response classification (thresholds chosen on validation)</h4>",
+                _table(*src["classify"]),
+            ]
+        parts.append("<p class='verdict'>" + "<br>".join(html.escape(v) for v in src["verdicts"]) + "</p>")
+        parts += ["<details><summary>all paired tests</summary>", _table(*src["tests"]), "</details>"]
+        parts += [f"<img src='{html.escape(p)}' alt='{html.escape(k)}'>" for k, p in src["figures"].items()]
+    parts.append(f"<p>QuantFormer part: {ctx['seconds'] / 60:.1f} min on this machine.</p>")
+    return "\n".join(parts)
+
+
+def write_quantformer_report(study, out_dir: Path) -> Path:
+    """A standalone HTML page of the QuantFormer study at ``out_dir/quantformer_report.html``."""
+    from spikebridge.atomic import write_text_atomic
+    from spikebridge.report.html import render
+
+    path = Path(out_dir) / "quantformer_report.html"
+    write_text_atomic(
+        path,
+        render(
+            "QuantFormer: calcium and spike forecasting",
+            [("QuantFormer", quantformer_section(study, out_dir))],
+        ),
+    )
+    return path
