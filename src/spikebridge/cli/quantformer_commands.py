@@ -31,17 +31,22 @@ ALL_ROIS = typer.Option(
     False, "--all-rois", help="Keep every suite2p ROI, not only those iscell marks as cells."
 )
 THREADS = typer.Option(1, help="Torch threads (1 is fastest for these small models on a shared CPU).")
+SPIKE_UNITS = typer.Option(
+    128, help="Spike recordings: the most active units kept (chosen on the train span)."
+)
 RECOMPUTE = typer.Option(False, help="Refit and rescore even when finished stages are stored.")
 PROGRESS = typer.Option(False, help="Show Lightning's progress bars.")
 
 
-def _config(sources, profile, seed, epochs, mode, frame_rate, all_rois, threads, classify=None):
+def _config(
+    sources, profile, seed, epochs, mode, frame_rate, all_rois, threads, classify=None, spike_units=128
+):
     from dataclasses import replace
 
     from spikebridge.experiments.quantformer import DEFAULT_SOURCES, QuantFormerStudyConfig
     from spikebridge.experiments.quantformer_data import SourceConfig
 
-    data = replace(SourceConfig(), frame_rate=frame_rate, cells_only=not all_rois)
+    data = replace(SourceConfig(), frame_rate=frame_rate, cells_only=not all_rois, spike_units=spike_units)
     return QuantFormerStudyConfig(sources=tuple(sources or DEFAULT_SOURCES), profile=profile, data=data, seed=seed,
                                   max_epochs=epochs, mode=mode, threads=threads, classify=classify)  # fmt: skip
 
@@ -116,7 +121,7 @@ def evaluate_cmd(
     out: Path = OUT, data_root: Path = DATA_ROOT, profile: str = PROFILE, seed: int = SEED, epochs: int = EPOCHS,
     mode: str = MODE, frame_rate: float = FRAME_RATE, all_rois: bool = ALL_ROIS, threads: int = THREADS,
     classify: bool = typer.Option(None, "--classify/--no-classify", help="Default: when the source has stimuli."),
-    n_boot: int = typer.Option(1000, help="Bootstrap resamples of the intervals."),
+    n_boot: int = typer.Option(1000, help="Bootstrap resamples of the intervals."), spike_units: int = SPIKE_UNITS,
     recompute: bool = RECOMPUTE, progress: bool = PROGRESS,
 ) -> None:  # fmt: skip
     """Score QuantFormer and every baseline on one source's test windows; store the rows."""
@@ -140,7 +145,7 @@ def study_cmd(
     source: list[str] = typer.Option(None, "--source", help="Source (repeatable; default: simulator, suite2p, slice, in vivo)."),
     out: Path = OUT, data_root: Path = DATA_ROOT, profile: str = PROFILE, seed: int = SEED, epochs: int = EPOCHS,
     mode: str = MODE, frame_rate: float = FRAME_RATE, all_rois: bool = ALL_ROIS, threads: int = THREADS,
-    n_boot: int = typer.Option(1000, help="Bootstrap resamples of the intervals."),
+    n_boot: int = typer.Option(1000, help="Bootstrap resamples of the intervals."), spike_units: int = SPIKE_UNITS,
     recompute: bool = RECOMPUTE, progress: bool = PROGRESS,
 ) -> None:  # fmt: skip
     """Every source: pre-training, forecasting (and classification with stimuli) against every baseline; one HTML report."""
@@ -149,7 +154,10 @@ def study_cmd(
     from spikebridge.experiments.quantformer import run_quantformer_study
     from spikebridge.report.quantformer import write_quantformer_report
 
-    cfg = replace(_config(source, profile, seed, epochs, mode, frame_rate, all_rois, threads), n_boot=n_boot)
+    cfg = replace(
+        _config(source, profile, seed, epochs, mode, frame_rate, all_rois, threads, None, spike_units),
+        n_boot=n_boot,
+    )
     study = run_quantformer_study(
         out, data_root, config=cfg, recompute=recompute, log=console.print, progress=progress
     )

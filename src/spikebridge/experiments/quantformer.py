@@ -34,6 +34,7 @@ from spikebridge.provenance import config_hash
 RUN = "quantformer"
 DEFAULT_SOURCES = ("calcium-sim", "suite2p_calcium", "slice_210511001", "ibl_NYU-40_2021-04-14_001")
 PROFILES = ("tiny", "quick", "paper")
+USAGE_SAMPLES = 10000  # train windows (evenly spaced) on which codebook usage is counted
 
 
 @dataclass(frozen=True)
@@ -241,10 +242,12 @@ def _predictions(data: SourceData, models: dict, do_classify: bool) -> tuple[dic
 
 def _codebook(data: SourceData, models: dict) -> dict[str, Any]:
     from spikebridge.evaluation.forecasting import codebook_usage
+    from spikebridge.training.quantformer import evenly_spaced
     from spikebridge.training.quantformer_fit import predict_codes, window_codes
 
     k = models["backbone"].cfg.codebook_size
-    train_use = codebook_usage(window_codes(models["backbone"], data.split.train), k)
+    train = data.split.train.select(evenly_spaced(data.split.train.n, USAGE_SAMPLES))
+    train_use = codebook_usage(window_codes(models["backbone"], train), k)
     test_use = codebook_usage(window_codes(models["backbone"], data.split.test), k)
     pred, target = predict_codes(models["forecast"], data.split.test)
     return {"codebook_size": k, "train": train_use.to_dict(), "test": test_use.to_dict(),

@@ -93,6 +93,29 @@ def write_figures(result, fig_dir: Path) -> dict[str, str]:
     return figures
 
 
+def summary_table(study) -> tuple[list[str], list[list[str]]]:
+    """One table over every source and model: raw MSE and Pearson r, normalised MSE, and the verdicts."""
+    header = [
+        "source",
+        "modality",
+        "model",
+        "MSE",
+        "Pearson r",
+        "normalised MSE",
+        "QuantFormer vs this model",
+    ]
+    rows = []
+    for result in study.results:
+        for model, metrics in result.forecast.items():
+            versus = [
+                t for t in result.tests if t["against"] == model and t["metric"] in ("raw/mse", "raw/pearson")
+            ]
+            text = "; ".join(f"{t['verdict']} on {t['metric'].split('/')[1]}" for t in versus) or "-"
+            rows.append([result.name, result.modality, model, _cell(metrics["raw/mse"]), _cell(metrics["raw/pearson"]),
+                         _cell(metrics["norm/mse"]), text])  # fmt: skip
+    return header, rows
+
+
 def quantformer_context(study, out_dir: Path, figures: bool = True) -> dict[str, Any]:
     """Per source: description, tables (header, rows), verdict sentences and figure paths (relative to ``out_dir``)."""
     from spikebridge.report.html import relative
@@ -106,7 +129,12 @@ def quantformer_context(study, out_dir: Path, figures: bool = True) -> dict[str,
             "classify": _classify_table(result) if result.classify else None, "tests": _tests_table(result),
             "figures": {k: relative(Path(v), Path(out_dir)) for k, v in figs.items()}, "seconds": result.seconds,
         })  # fmt: skip
-    return {"sources": sources, "seconds": study.seconds, "config": study.config}
+    return {
+        "sources": sources,
+        "summary": summary_table(study),
+        "seconds": study.seconds,
+        "config": study.config,
+    }
 
 
 INTRO = (
@@ -124,7 +152,7 @@ def quantformer_section(study, out_dir: Path, figures: bool = True) -> str:
     from spikebridge.report.html import _table
 
     ctx = quantformer_context(study, out_dir, figures)
-    parts = [f"<p>{html.escape(INTRO)}</p>"]
+    parts = [f"<p>{html.escape(INTRO)}</p>", "<h3>All sources</h3>", _table(*ctx["summary"])]
     for src in ctx["sources"]:
         parts += [f"<h3>{html.escape(src['name'])}</h3>", f"<p>{html.escape(src['description'])}</p>",
                   "<h4>Forecasting, raw signals</h4>", _table(*src["forecast_raw"]),

@@ -131,9 +131,9 @@ class QFTrainConfig:
         budgets = {
             "tiny": dict(pretrain_epochs=2, finetune_epochs=2, batch_size=64, patience=2, pretrain_lr=2e-3,
                          finetune_lr=2e-3, samples_per_epoch=256, val_samples=128, lstm_hidden=16),
-            "quick": dict(pretrain_epochs=25, finetune_epochs=25, batch_size=128, patience=5, pretrain_lr=1e-3,
-                          finetune_lr=1e-3, encoder_lr_scale=0.1, samples_per_epoch=3072, val_samples=1024,
-                          lstm_hidden=64),
+            "quick": dict(pretrain_epochs=20, finetune_epochs=30, batch_size=128, patience=6, pretrain_lr=1e-3,
+                          finetune_lr=3e-3, encoder_lr_scale=0.3, samples_per_epoch=2048, val_samples=1024,
+                          lstm_hidden=32),
             "paper": {},
         }  # fmt: skip
         if name not in budgets:
