@@ -102,3 +102,20 @@ def test_no_dependency_comes_from_outside_a_package_registry():
     assert any(s.startswith("vector-quantize-pytorch") for s in specs)
     for spec in specs:
         assert "git+" not in spec and "://" not in spec and " @ " not in spec, spec
+
+
+def test_spike_units_are_chosen_before_the_first_test_window():
+    from spikebridge.data.types import RecordingInfo, SpikeTrains
+    from spikebridge.experiments.quantformer_data import SourceConfig, _spikes
+
+    # 300 s: unit 0 fires at 0.2 Hz throughout; unit 1 at 20 Hz from 196 s on. The first test window
+    # starts at 195.2 s (50 ms bins, 96 + 64 bins, stride 16): unit 1 is silent before it.
+    trains = SpikeTrains(
+        (np.arange(0.0, 300.0, 5.0), np.arange(196.0, 300.0, 0.05)), 300.0, RecordingInfo(name="x")
+    )
+    with pytest.warns(UserWarning, match="shorter"):
+        obs, meta = _spikes(trains, SourceConfig(spike_units=1))
+    assert meta["units_chosen_on_bins"] == 3904
+    assert obs.neuron_ids.tolist() == [0]
+    split = split_observations(obs)
+    assert split.test.start.min() >= 3904

@@ -27,9 +27,10 @@ from spikebridge.preprocess.calcium import (
     bin_counts,
     count_observations,
     sliding_observations,
+    sliding_onsets,
     stimulus_observations,
 )
-from spikebridge.preprocess.obs_split import ObservationSplit, ObsSplitConfig, split_observations
+from spikebridge.preprocess.obs_split import ObservationSplit, ObsSplitConfig, split_observations, time_cut
 from spikebridge.preprocess.split import WindowConfig, plan_split
 from spikebridge.preprocess.units import select_units
 
@@ -139,18 +140,26 @@ def _calcium(rec: Traces | CalciumRecording, cfg: SourceConfig) -> tuple[Observa
 
 
 def _spikes(trains: SpikeTrains, cfg: SourceConfig) -> tuple[Observations, dict]:
-    """Counts over the protocol's window; the most active units of its train span; sliding windows."""
+    """Counts over the protocol's window; the most active units of the frames before any test window."""
     src = trains.info.source or trains.info.name
     plan = plan_split(trains.duration, cfg.spike_window, source=src)
     start, stop = plan.fit[0], plan.test[1]
     counts = bin_counts(trains.times, start, stop, cfg.spike_bin_s)  # (n_bins, n_units)
-    n_train = int((plan.train[1] - start) / cfg.spike_bin_s)
-    chosen = select_units(counts[:n_train], n_columns=min(cfg.spike_units, trains.n_units), rule="rate")
-    counts = counts[:, chosen.index]
     obs_cfg = ObservationConfig(**{**cfg.obs.to_dict(), "stride": cfg.spike_stride})
+    onsets = sliding_onsets(counts.shape[0], obs_cfg)
+    if onsets.size < 3:
+        raise SpikebridgeDataError(
+            f"{src}: {counts.shape[0]} bins hold fewer than three windows of {obs_cfg.length}"
+        )
+    first_test_frame = time_cut(onsets, cfg.split.test_fraction) - obs_cfg.baseline_len
+    chosen = select_units(
+        counts[:first_test_frame], n_columns=min(cfg.spike_units, trains.n_units), rule="rate"
+    )
+    counts = counts[:, chosen.index]
     obs = count_observations(counts, cfg.spike_bin_s, np.asarray(trains.unit_ids)[chosen.index], obs_cfg, src)
     meta = {"source": src, "units": trains.n_units, "neurons": int(chosen.index.size), "span_s": [start, stop],
-            "bin_s": cfg.spike_bin_s, "mean_count_per_bin": float(counts.mean())}  # fmt: skip
+            "bin_s": cfg.spike_bin_s, "mean_count_per_bin": float(counts[:first_test_frame].mean()),
+            "units_chosen_on_bins": int(first_test_frame)}  # fmt: skip
     return obs, meta
 
 

@@ -71,7 +71,7 @@ class ObservationSplit:
                 "config": self.config.to_dict()}  # fmt: skip
 
 
-def _time_cut(onsets: np.ndarray, fraction: float) -> int:
+def time_cut(onsets: np.ndarray, fraction: float) -> int:
     """Onset from which the last ``fraction`` of the distinct onsets start."""
     distinct = np.unique(onsets)
     k = max(1, int(round(distinct.size * fraction)))
@@ -88,11 +88,11 @@ def _assign(obs: Observations, cfg: ObsSplitConfig) -> np.ndarray:
             n_test = max(1, int(round(blocks.size * cfg.test_fraction)))
             test = sel & np.isin(obs.block, blocks[-n_test:])
         else:
-            test = sel & (obs.onset >= _time_cut(obs.onset[sel], cfg.test_fraction))
+            test = sel & (obs.onset >= time_cut(obs.onset[sel], cfg.test_fraction))
         part[test] = 2
         rest = sel & ~test
         if rest.any():
-            part[rest & (obs.onset >= _time_cut(obs.onset[rest], cfg.val_fraction))] = 1
+            part[rest & (obs.onset >= time_cut(obs.onset[rest], cfg.val_fraction))] = 1
     return part
 
 
