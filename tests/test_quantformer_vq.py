@@ -93,3 +93,28 @@ def test_padding_keeps_the_onset_on_a_patch_boundary():
     assert padded[0, -1].item() == 119.0
     rec, _ = model(base, resp)
     assert rec.shape == (1, 50)
+
+
+def test_prompt_tuning_trains_only_the_prompts_and_the_head():
+    from spikebridge.models.quantformer import QuantFormerClassifier
+    from spikebridge.training.quantformer import ForecasterModule, QFTrainConfig
+    from spikebridge.training.quantformer_fit import _freeze_for_mode
+
+    cfg = QuantFormerConfig.profile("tiny", baseline_len=32, response_len=16, patch_size=8)
+    clf = QuantFormerClassifier(cfg, n_neurons=3, n_stimuli=2)
+    _freeze_for_mode(clf, "prompt")
+    trainable = {n for n, p in clf.named_parameters() if p.requires_grad}
+    assert trainable == {
+        "prompts.neuron.weight",
+        "prompts.stimulus.weight",
+        "prompts.cls",
+        "head.weight",
+        "head.bias",
+    }
+    fc = QuantFormerForecaster(cfg, n_neurons=3, n_stimuli=2)
+    _freeze_for_mode(fc, "fine")
+    names = {n for n, p in fc.named_parameters() if p.requires_grad}
+    assert not any(n.startswith("backbone.") for n in names) and any(n.startswith("encoder.") for n in names)
+    groups = ForecasterModule(fc, QFTrainConfig(finetune_lr=1e-3, encoder_lr_scale=0.1)).param_groups()
+    assert [g["lr"] for g in groups] == [1e-3, pytest.approx(1e-4)]
+    assert {id(p) for p in groups[0]["params"]} == {id(p) for p in fc.prompt_parameters()}
