@@ -108,8 +108,15 @@ class QuantFormerStudyConfig:
         return out
 
     def digest(self) -> str:
-        """Hash of everything but the source list, the bootstrap size and the threads (they do not change fits)."""
+        """Hash of what decides the fits: the resolved training and model settings and the data options
+        (not the source list, the bootstrap size nor the threads)."""
+        from spikebridge.models.quantformer import QuantFormerConfig
+
         keep = {k: v for k, v in self.to_dict().items() if k not in ("sources", "n_boot", "threads")}
+        keep["resolved"] = {
+            "train": self.train_config().to_dict(),
+            "model": QuantFormerConfig.profile(self.profile).to_dict(),
+        }
         return config_hash(keep)
 
 

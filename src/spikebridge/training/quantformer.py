@@ -52,6 +52,9 @@ class QFTrainConfig:
     codebook_weight, commitment_weight : float
     mode : {"fine", "prompt"}
         Fine-tune the encoder copy with the prompts and head, or tune the prompts and head only.
+    weight_active_codes : bool
+        Forecasting: weigh each observation's code cross-entropy by ``1 + a beta`` as the paper's
+        eq. 2 does for pre-training (an extension: the paper states it for pre-training only).
     encoder_lr_scale : float
         Fine-tuning: the pre-trained parts (patch embedding, encoder) learn at ``finetune_lr`` times
         this; the new prompts and heads at ``finetune_lr``.
@@ -76,6 +79,7 @@ class QFTrainConfig:
     codebook_weight: float = 1.0
     commitment_weight: float = 0.25
     mode: str = "fine"
+    weight_active_codes: bool = False
     encoder_lr_scale: float = 1.0
     samples_per_epoch: int | None = None
     val_samples: int | None = None
@@ -316,15 +320,16 @@ class ClassifierModule(_Stage):
 class ForecasterModule(_Stage):
     """Classification of the codes of the masked response patches (paper eq. 4)."""
 
-    def __init__(self, model, cfg: QFTrainConfig) -> None:
+    def __init__(self, model, cfg: QFTrainConfig, beta: float = 0.0) -> None:
         super().__init__(cfg.finetune_lr)
-        self.model, self.cfg = model, cfg
+        self.model, self.cfg, self.beta = model, cfg, float(beta)
 
     def loss(self, batch):
         logits = self.model(batch["baseline"], batch["neuron"], batch["stimulus"])  # (B, P_f, K)
         targets = self.model.target_codes(batch["baseline"], batch["response"])  # (B, P_f)
         ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
-        return ce.reshape(targets.shape).sum(dim=1).mean()
+        weight = 1.0 + batch["active"] * self.beta  # (B,)
+        return (weight * ce.reshape(targets.shape).sum(dim=1)).mean()
 
     def training_step(self, batch, batch_idx):
         loss = self.loss(batch)

@@ -186,8 +186,9 @@ def fit_forecaster(backbone: QuantFormer, train: Observations, val: Observations
     model = QuantFormerForecaster(backbone.cfg, train.n_neurons, train.n_stimuli)
     model.load_backbone(backbone)
     _freeze_for_mode(model, cfg.mode)
-    extra = {"n_neurons": train.n_neurons, "n_stimuli": train.n_stimuli, "mode": cfg.mode}
-    result = _run(ForecasterModule(model, cfg), "forecast", train, val, cfg, cfg.finetune_epochs, Path(out_dir),
+    beta = class_balance(train.active) - 1.0 if cfg.weight_active_codes else 0.0
+    extra = {"n_neurons": train.n_neurons, "n_stimuli": train.n_stimuli, "mode": cfg.mode, "beta": beta}
+    result = _run(ForecasterModule(model, cfg, beta), "forecast", train, val, cfg, cfg.finetune_epochs, Path(out_dir),
                   backbone.cfg.to_dict(), data_hash, extra, progress)  # fmt: skip
     return model, result
 
