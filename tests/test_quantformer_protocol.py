@@ -57,9 +57,11 @@ def test_no_fit_or_choice_reads_the_test_split(sim_data, tmp_path, monkeypatch):
         assert a["history"] == b["history"] and a["best_epoch"] == b["best_epoch"]
         wa, wb = load_checkpoint(a["checkpoint"]).state_dict, load_checkpoint(b["checkpoint"]).state_dict
         assert all(torch.equal(wa[k], wb[k]) for k in wa)
-        # the kept epoch is the one with the lowest validation loss
-        assert a["best_epoch"] == min(a["history"], key=lambda r: r["val_loss"])["epoch"]
+        # the kept epoch is the one with the best validation score (loss; the classifier: balanced accuracy)
+        assert a["best_epoch"] == min(a["history"], key=lambda r: r["val_select"])["epoch"]
     assert real.stages["classify"]["extra"]["threshold"] == scrambled.stages["classify"]["extra"]["threshold"]
+    history = real.stages["classify"]["history"]
+    assert all(r["val_select"] == -r["val_balanced_accuracy"] for r in history)
     assert real.forecast["quantformer"]["raw/mse"] != scrambled.forecast["quantformer"]["raw/mse"]
 
 

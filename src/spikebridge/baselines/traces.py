@@ -178,7 +178,7 @@ class LogisticClassifier:
         scores = {}
         for c in self.cs:
             p = self._model(c).fit(x, train.active).predict_proba(xv)[:, 1]
-            scores[c] = _balanced_accuracy(p >= balanced_threshold(p, val.active), val.active)
+            scores[c] = balanced_accuracy(p >= balanced_threshold(p, val.active), val.active)
         self.c_ = max(scores, key=scores.get)
         self.model_ = self._model(self.c_).fit(x, train.active)
         self.threshold_ = balanced_threshold(self.predict_proba(val), val.active)
@@ -191,7 +191,8 @@ class LogisticClassifier:
         return self.predict_proba(obs) >= self.threshold_
 
 
-def _balanced_accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
+def balanced_accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
+    """(TPR + TNR) / 2 of boolean predictions (accuracy when ``labels`` hold one class)."""
     y = np.asarray(labels, dtype=bool)
     if y.all() or not y.any():
         return float(np.mean(pred == y))

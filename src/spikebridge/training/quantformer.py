@@ -194,7 +194,12 @@ def evenly_spaced(n: int, k: int | None) -> np.ndarray:
 
 
 class _Stage(L.LightningModule):
-    """Shared bookkeeping: epoch means of the training and validation losses, Adam, finite-loss guard."""
+    """Shared bookkeeping: epoch means of the training and validation losses, Adam, finite-loss guard.
+
+    ``val_select`` is the validation quantity that picks the kept epoch and drives early stopping
+    (lower is better): the validation loss, unless a stage sets ``_select`` (the classifier: minus
+    its validation balanced accuracy).
+    """
 
     def __init__(self, lr: float) -> None:
         super().__init__()
@@ -202,6 +207,7 @@ class _Stage(L.LightningModule):
         self._sums = {"train": [0.0, 0], "val": [0.0, 0]}
         self.epoch_metrics: dict[str, float] = {}
         self._extra: dict[str, float] = {}
+        self._select: float | None = None
 
     def _track(self, part: str, loss: torch.Tensor, n: int) -> None:
         if not torch.isfinite(loss):
@@ -216,11 +222,12 @@ class _Stage(L.LightningModule):
             self._sums["val"] = [0.0, 0]
             return
         mean = {k: (s / c if c else math.nan) for k, (s, c) in self._sums.items()}
+        select = mean["val"] if self._select is None else self._select
         self.epoch_metrics = {"epoch": self.current_epoch, "train_loss": mean["train"], "val_loss": mean["val"],
-                              **self._extra}  # fmt: skip
-        self.log("val_loss", mean["val"], prog_bar=True)
+                              **self._extra, "val_select": select}  # fmt: skip
+        self.log("val_select", select, prog_bar=True)
         self._sums = {"train": [0.0, 0], "val": [0.0, 0]}
-        self._extra = {}
+        self._extra, self._select = {}, None
 
     def param_groups(self) -> list[dict]:
         """Adam parameter groups: pre-trained parts at ``lr * encoder_lr_scale``, new ones at ``lr``."""
@@ -303,9 +310,13 @@ class ClassifierModule(_Stage):
         super().__init__(cfg.finetune_lr)
         self.model, self.cfg = model, cfg
         self.register_buffer("pos_weight", torch.tensor(float(pos_weight)))
+        self._val_scores: list[torch.Tensor] = []
+        self._val_labels: list[torch.Tensor] = []
 
-    def loss(self, batch):
-        logits = self.model(batch["baseline"], batch["neuron"], batch["stimulus"])
+    def loss(self, batch, logits=None):
+        logits = (
+            self.model(batch["baseline"], batch["neuron"], batch["stimulus"]) if logits is None else logits
+        )
         return F.binary_cross_entropy_with_logits(logits, batch["active"], pos_weight=self.pos_weight)
 
     def training_step(self, batch, batch_idx):
@@ -314,7 +325,21 @@ class ClassifierModule(_Stage):
         return loss
 
     def validation_step(self, batch, batch_idx):
-        self._track("val", self.loss(batch), len(batch["baseline"]))
+        logits = self.model(batch["baseline"], batch["neuron"], batch["stimulus"])
+        self._track("val", self.loss(batch, logits), len(batch["baseline"]))
+        self._val_scores.append(logits.detach().cpu())
+        self._val_labels.append(batch["active"].cpu())
+
+    def on_validation_epoch_end(self) -> None:
+        """Select epochs on validation balanced accuracy (at the validation-chosen threshold)."""
+        from spikebridge.baselines.traces import balanced_accuracy, balanced_threshold
+
+        if self._val_scores and not self.trainer.sanity_checking:
+            scores, labels = torch.cat(self._val_scores).numpy(), torch.cat(self._val_labels).numpy() > 0.5
+            ba = balanced_accuracy(scores >= balanced_threshold(scores, labels), labels)
+            self._extra, self._select = {"val_balanced_accuracy": ba}, -ba
+        self._val_scores, self._val_labels = [], []
+        super().on_validation_epoch_end()
 
 
 class ForecasterModule(_Stage):

@@ -52,7 +52,7 @@ for _name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accele
 
 @dataclass(frozen=True)
 class StageResult:
-    """Outcome of one training stage: the kept checkpoint (lowest validation loss) and the history."""
+    """Outcome of one training stage: the kept checkpoint (best validation score), its validation loss, the history."""
 
     stage: str
     checkpoint: str
@@ -68,7 +68,7 @@ class StageResult:
 
 
 class _KeepBest(Callback):
-    """After each validation: append the epoch row to the CSV; save the model when the validation loss is lowest."""
+    """After each validation: append the epoch row to the CSV; save the model when ``val_select`` is lowest."""
 
     def __init__(
         self, path: Path, model_config: dict, train_config: dict, data_hash: str, extra: dict
@@ -76,7 +76,7 @@ class _KeepBest(Callback):
         self.path, self.model_config, self.train_config = path, model_config, train_config
         self.data_hash, self.extra = data_hash, extra
         self.history: list[dict[str, float]] = []
-        self.best, self.best_epoch = math.inf, -1
+        self.best, self.best_epoch, self.best_loss = math.inf, -1, math.inf
 
     def on_validation_end(self, trainer: L.Trainer, module) -> None:
         if trainer.sanity_checking or not module.epoch_metrics:
@@ -84,10 +84,11 @@ class _KeepBest(Callback):
         row = dict(module.epoch_metrics)
         self.history.append(row)
         _write_csv(self.path.with_suffix(".csv"), self.history)
-        if row["val_loss"] < self.best:
-            self.best, self.best_epoch = row["val_loss"], int(row["epoch"])
+        if row["val_select"] < self.best:
+            self.best, self.best_epoch, self.best_loss = row["val_select"], int(row["epoch"]), row["val_loss"]
             save_checkpoint(self.path, module.model, self.model_config, self.train_config, self.data_hash,
-                            extra={**self.extra, "epoch": self.best_epoch, "val_loss": self.best})  # fmt: skip
+                            extra={**self.extra, "epoch": self.best_epoch, "val_loss": self.best_loss,
+                                   "val_select": self.best})  # fmt: skip
 
 
 def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
@@ -116,7 +117,7 @@ def _run(module, stage: str, train: Observations, val: Observations, cfg: QFTrai
     val_loader = batch_loader(val.select(evenly_spaced(val.n, cfg.val_samples)), 2 * cfg.batch_size, False)
     trainer = L.Trainer(
         accelerator=cfg.accelerator, devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
-        callbacks=[keeper, EarlyStopping("val_loss", patience=cfg.patience, mode="min")],
+        callbacks=[keeper, EarlyStopping("val_select", patience=cfg.patience, mode="min")],
         enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1,
         default_root_dir=str(out_dir),
     )  # fmt: skip
@@ -127,7 +128,7 @@ def _run(module, stage: str, train: Observations, val: Observations, cfg: QFTrai
         raise SpikebridgeError(f"{stage}: training ended before any validation; no checkpoint was written")
     module.model.load_state_dict(load_checkpoint(keeper.path).state_dict)
     module.model.eval()
-    return StageResult(stage, str(keeper.path), keeper.best_epoch, len(keeper.history), keeper.best, keeper.history,
+    return StageResult(stage, str(keeper.path), keeper.best_epoch, len(keeper.history), keeper.best_loss, keeper.history,
                        seconds, dict(extra))  # fmt: skip
 
 
