@@ -62,7 +62,8 @@ class QFTrainConfig:
         Training observations drawn (without replacement) per epoch; None: all.
     val_samples : int or None
         Validation observations used (a fixed, evenly spaced subset); None: all.
-    lstm_hidden : int
+    lstm_hidden, lstm_lr : int, float
+        Width and learning rate of the LSTM baseline.
     seed : int
     accelerator : {"cpu", "gpu", "auto"}
     """
@@ -84,6 +85,7 @@ class QFTrainConfig:
     samples_per_epoch: int | None = None
     val_samples: int | None = None
     lstm_hidden: int = 64
+    lstm_lr: float = 1e-3
     seed: int = 0
     accelerator: str = "cpu"
 
@@ -104,7 +106,7 @@ class QFTrainConfig:
             raise SpikebridgeConfigError(
                 f"QFTrainConfig.mask_ratio must lie in (0, 1), got {self.mask_ratio}"
             )
-        if not (self.pretrain_lr > 0 and self.finetune_lr > 0 and self.alpha > 0):
+        if not (self.pretrain_lr > 0 and self.finetune_lr > 0 and self.lstm_lr > 0 and self.alpha > 0):
             raise SpikebridgeConfigError("QFTrainConfig needs positive learning rates and alpha")
         if not self.encoder_lr_scale > 0:
             raise SpikebridgeConfigError(
@@ -135,9 +137,9 @@ class QFTrainConfig:
         budgets = {
             "tiny": dict(pretrain_epochs=2, finetune_epochs=2, batch_size=64, patience=2, pretrain_lr=2e-3,
                          finetune_lr=2e-3, samples_per_epoch=256, val_samples=128, lstm_hidden=16),
-            "quick": dict(pretrain_epochs=20, finetune_epochs=30, batch_size=128, patience=6, pretrain_lr=1e-3,
-                          finetune_lr=3e-3, encoder_lr_scale=0.3, samples_per_epoch=2048, val_samples=1024,
-                          lstm_hidden=32),
+            "quick": dict(pretrain_epochs=20, finetune_epochs=60, batch_size=128, patience=12, pretrain_lr=1e-3,
+                          finetune_lr=1e-2, encoder_lr_scale=0.1, lstm_lr=3e-3, samples_per_epoch=2048,
+                          val_samples=1024, lstm_hidden=32),
             "paper": {},
         }  # fmt: skip
         if name not in budgets:
@@ -369,7 +371,7 @@ class LSTMModule(_Stage):
     """Mean squared error of the LSTM's forecast, in the model's scaled units."""
 
     def __init__(self, model, cfg: QFTrainConfig) -> None:
-        super().__init__(cfg.finetune_lr)
+        super().__init__(cfg.lstm_lr)
         self.model, self.cfg = model, cfg
 
     def loss(self, batch):
