@@ -19,6 +19,17 @@ def data_root() -> Path:
     return DATA_ROOT
 
 
+@pytest.fixture(scope="session")
+def chromium() -> None:
+    """Debian's Chromium and ChromeDriver, installed when missing (skips, with the reason, if impossible)."""
+    from browser import ensure_browser
+
+    reason = ensure_browser()
+    if reason:
+        print(f"browser test skipped: {reason}")
+        pytest.skip(reason)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     """Every test writes its prepared-recording cache into its own temporary folder."""

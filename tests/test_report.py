@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from spikebridge.report.html import render, verdict
+from spikebridge.report.html import verdict
 
 
 def _report(t_value, b_value, p):
@@ -25,8 +25,3 @@ def test_verdict_words():
     assert verdict(_report(0.53, 0.52, 0.2)).endswith("p = 0.2, not significant.")
     assert "does not beat" in verdict(_report(0.51, 0.52, 0.9))
     assert "p = 0.001" in verdict(_report(0.53, 0.52, 0.001))
-
-
-def test_render_is_a_page():
-    page = render("t", [("Section <1>", "<p>x</p>")])
-    assert page.startswith("<!doctype html>") and "Section &lt;1&gt;" in page and "<p>x</p>" in page

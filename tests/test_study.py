@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from conftest import write_asdf_v5
@@ -22,14 +24,20 @@ def test_study_writes_a_report(tmp_path):
     for needle in (
         "Recordings",
         "slice_210511001",
-        "r0 &rarr; r0",
+        '<section id="eval-r0-r0">',
         "transformer-bce",
         "glm",
         "Table 2 layout: per-unit ROC-AUC",
         "margin over the target",
-        "figures/roc_pr_r0.png",
-        "matrix/figures/proximity_map.html",
+        "Table 2: published values beside ours",
+        "Training curves (transformers fitted on r0",
+        "Plotly.newPlot",
+        '<section id="provenance">',
+        '<section id="realism">',
+        "r0: no realism (test part under 8 s).",
     ):
         assert needle in page, needle
+    images = re.findall(r'<img src="([^"]*)"', page)
+    assert len(images) >= 8 and all(src.startswith("data:image/png;base64,") for src in images)
     assert (out / "figures" / "roc_pr_r0.png").stat().st_size > 10_000
     assert (out / "matrix" / "figures" / "heatmap_transformer-focal_roc_auc_unit_mean.png").is_file()

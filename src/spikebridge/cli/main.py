@@ -15,6 +15,7 @@ from spikebridge import __version__
 from spikebridge.cli import (
     data_commands,
     eval_commands,
+    generate_commands,
     matrix_commands,
     model_commands,
     quantformer_commands,
@@ -35,6 +36,7 @@ model_commands.register(app)
 matrix_commands.register(app)
 eval_commands.register(app)
 study_commands.register(app)
+generate_commands.register(app)
 quantformer_commands.register(app)
 
 

@@ -75,6 +75,11 @@ class EvaluationReport:
         }
 
 
+def fitted_model_dir(out_dir: Path, source_key: str, spec: ModelSpec) -> Path:
+    """Folder of one model fitted by :func:`run_evaluation` (``model.json``, and ``metrics.csv`` for transformers)."""
+    return Path(out_dir) / "models" / source_key / f"{spec.name}-{spec.profile}-s{spec.seed}"
+
+
 def _cached_fit(spec: ModelSpec, prep: PreparedRecording, model_dir: Path, recompute: bool) -> dict:
     meta = model_dir / "model.json"
     if meta.is_file() and not recompute:
@@ -119,7 +124,7 @@ def run_evaluation(
     results, fit_seconds = {}, {}
     for model in cfg.models:
         spec = cfg.spec(model)
-        model_dir = out_dir / "models" / skey / f"{model}-{cfg.profile}-s{cfg.seed}"
+        model_dir = fitted_model_dir(out_dir, skey, spec)
         log(
             f"  {model}: fitting on {skey}"
             if recompute or not (model_dir / "model.json").exists()

@@ -1,22 +1,12 @@
-"""The study report: one HTML page assembling the tables and figures of a study run."""
+"""Small helpers shared by the CLI tables and the report: metric cells, the verdict sentence, paths.
+
+The report itself is rendered from :mod:`spikebridge.report.blocks` by :mod:`spikebridge.report.engine`.
+"""
 
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
 from pathlib import Path
-
-from spikebridge import __version__
-from spikebridge.provenance import git_commit
-
-CSS = """
-body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:13px}
-td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
-td:first-child,th:first-child{text-align:left}
-.verdict{background:#f6f6e8;border-left:4px solid #bb8;padding:.5em 1em}
-img{max-width:100%;border:1px solid #eee}
-"""
 
 EVAL_COLUMNS = (
     ("roc_auc_pooled", "pooled ROC-AUC"),
@@ -30,6 +20,7 @@ EVAL_COLUMNS = (
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
+    """An escaped HTML table (kept for callers that build HTML fragments; the report uses ``blocks.Table``)."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
@@ -76,39 +67,8 @@ def verdict(report) -> str:
     )
 
 
-def evaluation_section(report, figure: str | None) -> str:
-    rows = [[m, *(format_metric(r, k) for k, _ in EVAL_COLUMNS)] for m, r in report.results.items()]
-    tests = [
-        [t["model"], t["against"], t["test"], t["n"], "-" if t.get("p_value") is None else f"{t['p_value']:.2g}",
-         "-" if t.get("effect") is None else f"{t['effect']:+.4f}"]
-        for t in report.tests
-    ]  # fmt: skip
-    first = next(iter(report.results.values()))
-    parts = [
-        f"<h3>{html.escape(report.source)} &rarr; {html.escape(report.target)}</h3>",
-        f"<p>{first.n_bins} test bins x {first.n_units} units, {first.n_spikes} spikes; chance AP = "
-        f"spike probability = {report.chance:.4f}. Intervals: 95% block bootstrap over time.</p>",
-        _table(["model", *(c for _, c in EVAL_COLUMNS)], rows),
-        f"<p class='verdict'>{html.escape(verdict(report))}</p>",
-        _table(["model", "against", "test", "n units", "p", "median effect"], tests),
-    ]
-    if figure:
-        parts.append(f"<img src='{html.escape(figure)}' alt='ROC and PR curves'>")
-    return "\n".join(parts)
-
-
-def render(title: str, sections: list[tuple[str, str]]) -> str:
-    """A standalone HTML page from (heading, html body) sections."""
-    stamp = f"spikebridge {__version__}, commit {git_commit() or 'unknown'}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
-    body = "\n".join(f"<h2>{html.escape(h)}</h2>\n{b}" for h, b in sections)
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1><p><small>{html.escape(stamp)}</small></p>"
-        f"{body}</body></html>"
-    )
-
-
 def relative(path: Path, base: Path) -> str:
+    """``path`` relative to ``base`` when it lies inside it, else ``path`` as given."""
     try:
         return str(Path(path).resolve().relative_to(Path(base).resolve()))
     except ValueError:

@@ -76,6 +76,7 @@ def build_matrix_outputs(run, stats: dict, figures: bool = True) -> dict[str, An
         "seeds": {m: summary.seeds(m, "roc_auc_unit_mean") for m in transformers},
     }
     figs: list[Path] = []
+    pmap = None
     if figures and len(summary.names) >= 2:
         figs, pmap = _write_figures(summary, out, transformers)
         if pmap is not None:
@@ -89,6 +90,7 @@ def build_matrix_outputs(run, stats: dict, figures: bool = True) -> dict[str, An
         "summary_path": summary_path,
         "figures": figs,
         "summary": summary,
+        "proximity": pmap,
     }
 
 

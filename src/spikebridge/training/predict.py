@@ -1,4 +1,4 @@
-"""Teacher-forced one-step-ahead prediction and free-running generation with a spike transformer.
+"""Teacher-forced one-step-ahead prediction with a spike transformer (generation: :mod:`.generate`).
 
 Chunking
 --------
@@ -21,6 +21,7 @@ import torch
 
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 from spikebridge.models.spike_transformer import SpikeTransformer, SpikeTransformerConfig
+from spikebridge.progress import progress_bar
 from spikebridge.training.checkpoint import load_checkpoint
 
 
@@ -113,7 +114,7 @@ def predict_proba(
     pairs = _window_starts(n_out, context, chunk)
     was_training = model.training
     model.eval().to(device)
-    with torch.inference_mode(), _progress(progress, len(pairs)) as advance:
+    with torch.inference_mode(), progress_bar(progress, len(pairs), "predict") as advance:
         for i in range(0, len(pairs), batch_size):
             group = pairs[i : i + batch_size]
             length = min(context, n_out)
@@ -124,74 +125,3 @@ def predict_proba(
             advance(len(group))
     model.train(was_training)
     return out
-
-
-class _progress:
-    """Context manager yielding ``advance(n)``; a rich progress bar when enabled, else a no-op."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled, self.total, self.bar = enabled, total, None
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda n: None
-        from rich.progress import Progress
-
-        self.bar = Progress(transient=True)
-        self.bar.start()
-        task = self.bar.add_task("predict", total=self.total)
-        return lambda n: self.bar.advance(task, n)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def generate(
-    model: SpikeTransformer,
-    seed_raster: np.ndarray,
-    n_steps: int,
-    temperature: float = 1.0,
-    seed: int = 0,
-    device: str = "cpu",
-) -> np.ndarray:
-    """Free-running generation: sample each next bin (Bernoulli) and feed it back.
-
-    Parameters
-    ----------
-    model : SpikeTransformer
-    seed_raster : ndarray ``(T0, N)``, ``T0 >= 1``
-        Real bins that start the generation.
-    n_steps : int
-        Bins to generate.
-    temperature : float
-        Logits are divided by it before the sigmoid (> 0; 1 = the model's probabilities).
-    seed : int
-        Seed of the torch generator used for sampling; equal seeds give equal outputs.
-
-    Returns
-    -------
-    ndarray ``(n_steps, N)`` bool
-        The generated bins (the seed is not included). Each step sees the last ``max_context`` bins.
-    """
-    seed_raster = _check_raster(model, seed_raster, "seed_raster")
-    if seed_raster.shape[0] < 1 or n_steps < 0 or temperature <= 0:
-        raise SpikebridgeConfigError(
-            "generate needs a non-empty seed_raster, n_steps >= 0 and temperature > 0"
-        )
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    history = torch.from_numpy(seed_raster.astype(np.float32))  # (T0, N)
-    steps = []
-    was_training = model.training
-    model.eval().to(device)
-    with torch.inference_mode():
-        for _ in range(n_steps):
-            window = history[-model.config.max_context :][None].to(device)  # (1, L, N)
-            logits = model(window)[0, -1].float().cpu() / temperature  # (N,)
-            sample = torch.bernoulli(torch.sigmoid(logits), generator=gen)  # (N,)
-            steps.append(sample)
-            history = torch.cat([history[-model.config.max_context + 1 :], sample[None]])
-    model.train(was_training)
-    if not steps:
-        return np.zeros((0, seed_raster.shape[1]), dtype=bool)
-    return torch.stack(steps).numpy().astype(bool)

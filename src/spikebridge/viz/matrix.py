@@ -84,8 +84,8 @@ def plot_proximity(pmap, title: str = "proximity map (1/AUC distances)"):
     return fig
 
 
-def proximity_html(pmap, title: str = "spikebridge proximity map") -> str:
-    """An interactive (plotly) 3-D proximity map as a standalone HTML string."""
+def plot_proximity_3d(pmap, title: str = "spikebridge proximity map"):
+    """An interactive (plotly) 3-D scatter of a :class:`~spikebridge.analysis.proximity.ProximityMap`."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -103,4 +103,9 @@ def proximity_html(pmap, title: str = "spikebridge proximity map") -> str:
             )
         )
     fig.update_layout(title=f"{title} (Kruskal stress-1 = {pmap.stress1:.3f})")
-    return fig.to_html(include_plotlyjs=True, full_html=True)
+    return fig
+
+
+def proximity_html(pmap, title: str = "spikebridge proximity map") -> str:
+    """An interactive (plotly) 3-D proximity map as a standalone HTML string."""
+    return plot_proximity_3d(pmap, title).to_html(include_plotlyjs=True, full_html=True)
