@@ -1,17 +1,18 @@
 """The QuantFormer section of the study report: tables, verdicts and figures of every source.
 
-:func:`quantformer_context` returns plain tables (header, rows), verdict sentences and figure paths
-for any template; :func:`quantformer_section` renders them as an HTML fragment;
-:func:`write_quantformer_report` writes a standalone page.
+:func:`quantformer_context` returns plain tables (header, rows), verdict sentences and figure paths;
+:func:`quantformer_section` builds the report :class:`~spikebridge.report.blocks.Section` (data only,
+rendered by :mod:`spikebridge.report.engine`); :func:`write_quantformer_report` writes it as a
+standalone page.
 """
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
 from spikebridge.evaluation.forecasting import CLASSIFICATION_METRICS, FORECAST_METRICS
+from spikebridge.report.blocks import Section
 
 LABELS = {"mse": "MSE", "mae": "MAE", "smape": "SMAPE", "pearson": "Pearson r", "ssim": "SSIM",
           "balanced_accuracy": "balanced accuracy", "precision": "precision", "recall": "recall", "f1": "F1"}  # fmt: skip
@@ -30,7 +31,7 @@ def _cell(s: dict | None, undefined: bool = True) -> str:
 
 
 def _forecast_table(result, scale: str) -> tuple[list[str], list[list[str]]]:
-    header = ["model", *(LABELS[m] for m in FORECAST_METRICS)]
+    header = ("model", *(LABELS[m] for m in FORECAST_METRICS))
     rows = [
         [m, *(_cell(metrics.get(f"{scale}/{k}")) for k in FORECAST_METRICS)]
         for m, metrics in result.forecast.items()
@@ -132,6 +133,7 @@ def quantformer_context(study, out_dir: Path, figures: bool = True) -> dict[str,
     return {
         "sources": sources,
         "summary": summary_table(study),
+        "compute_seconds": float(sum(r.seconds for r in study.results)),
         "seconds": study.seconds,
         "config": study.config,
     }
@@ -147,39 +149,44 @@ INTRO = (
 )
 
 
-def quantformer_section(study, out_dir: Path, figures: bool = True) -> str:
-    """The section as an HTML fragment (figures written under ``out_dir/figures``)."""
-    from spikebridge.report.html import _table
+CAPTIONS = {
+    "examples": "Test windows (black: recorded; the onset at 0 s) and every model's forecast of the response",
+    "metrics": "Raw MSE and Pearson r of every model: mean over test traces, 95% bootstrap interval over neurons",
+    "codebook": "Share of patches assigned to each code, train and test windows",
+}
+
+
+def _source_section(src: dict[str, Any], out_dir: Path) -> Section:
+    from spikebridge.report.blocks import Figure, Paragraph, Section, Table
+
+    blocks = [Paragraph(src["description"]),
+              Table("Forecasting, raw signals", *src["forecast_raw"]),
+              Table("Forecasting, derivative-normalised signals", *src["forecast_norm"], collapsed=True)]  # fmt: skip
+    if src["classify"]:
+        blocks.append(Table("Response classification (thresholds chosen on validation)", *src["classify"]))
+    blocks += [Paragraph(v, emphasis=True) for v in src["verdicts"]]
+    blocks.append(Table("Every paired test (two-sided Wilcoxon over neurons)", *src["tests"], collapsed=True))
+    blocks += [Figure.from_path(Path(out_dir) / p, CAPTIONS[k]) for k, p in src["figures"].items()]
+    anchor = "qf-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in src["name"])
+    return Section(anchor, src["name"], tuple(blocks))
+
+
+def quantformer_section(study, out_dir: Path, figures: bool = True):
+    """The report Section: the overview table, then one subsection per source (figures under ``out_dir/figures``)."""
+    from spikebridge.report.blocks import Paragraph, Section, Table
 
     ctx = quantformer_context(study, out_dir, figures)
-    parts = [f"<p>{html.escape(INTRO)}</p>", "<h3>All sources</h3>", _table(*ctx["summary"])]
-    for src in ctx["sources"]:
-        parts += [f"<h3>{html.escape(src['name'])}</h3>", f"<p>{html.escape(src['description'])}</p>",
-                  "<h4>Forecasting, raw signals</h4>", _table(*src["forecast_raw"]),
-                  "<h4>Forecasting, derivative-normalised signals</h4>", _table(*src["forecast_norm"])]  # fmt: skip
-        if src["classify"]:
-            parts += [
-                "<h4>Response classification (thresholds chosen on validation)</h4>",
-                _table(*src["classify"]),
-            ]
-        parts.append("<p class='verdict'>" + "<br>".join(html.escape(v) for v in src["verdicts"]) + "</p>")
-        parts += ["<details><summary>all paired tests</summary>", _table(*src["tests"]), "</details>"]
-        parts += [f"<img src='{html.escape(p)}' alt='{html.escape(k)}'>" for k, p in src["figures"].items()]
-    parts.append(f"<p>QuantFormer part: {ctx['seconds'] / 60:.1f} min on this machine.</p>")
-    return "\n".join(parts)
+    blocks = (Paragraph(INTRO), Table("All sources", *ctx["summary"]),
+              Paragraph(f"Fitting and scoring took {ctx['compute_seconds'] / 60:.1f} min on this machine (sum over "
+                        "sources of the runs that computed them; results read back from the store cost nothing)."))  # fmt: skip
+    subsections = tuple(_source_section(src, out_dir) for src in ctx["sources"])
+    return Section("quantformer", "QuantFormer: calcium and spike forecasting", blocks, subsections)
 
 
 def write_quantformer_report(study, out_dir: Path) -> Path:
     """A standalone HTML page of the QuantFormer study at ``out_dir/quantformer_report.html``."""
-    from spikebridge.atomic import write_text_atomic
-    from spikebridge.report.html import render
+    from spikebridge.report.blocks import Report
+    from spikebridge.report.engine import write_report
 
-    path = Path(out_dir) / "quantformer_report.html"
-    write_text_atomic(
-        path,
-        render(
-            "QuantFormer: calcium and spike forecasting",
-            [("QuantFormer", quantformer_section(study, out_dir))],
-        ),
-    )
-    return path
+    report = Report("QuantFormer: calcium and spike forecasting", (quantformer_section(study, out_dir),))
+    return write_report(report, Path(out_dir) / "quantformer_report.html")
