@@ -19,6 +19,7 @@ from spikebridge.cli import (
     generate_commands,
     matrix_commands,
     model_commands,
+    quantformer_commands,
     study_commands,
 )
 from spikebridge.errors import SpikebridgeError
@@ -38,6 +39,7 @@ eval_commands.register(app)
 study_commands.register(app)
 explain_commands.register(app)
 generate_commands.register(app)
+quantformer_commands.register(app)
 
 
 @app.callback(invoke_without_command=True)
