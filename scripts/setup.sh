@@ -23,3 +23,5 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   "$venv/bin/python" -c "import spikebridge, torch, lightning, sklearn" || { echo "set-up failed" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi
+# The report's browser test opens the report in Debian's Chromium: install it when missing.
+bash scripts/install_browser.sh || echo "warning: Chromium is not installed; the report's browser test will be skipped" >&2

@@ -19,6 +19,17 @@ def data_root() -> Path:
     return DATA_ROOT
 
 
+@pytest.fixture(scope="session")
+def chromium() -> None:
+    """Debian's Chromium and ChromeDriver, installed when missing (skips, with the reason, if impossible)."""
+    from browser import ensure_browser
+
+    reason = ensure_browser()
+    if reason:
+        print(f"browser test skipped: {reason}")
+        pytest.skip(reason)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     """Every test writes its prepared-recording cache into its own temporary folder."""
@@ -66,8 +77,10 @@ def write_asdf_v73(path: Path, units: list[np.ndarray], n_bins: int, bin_ms=None
     return path
 
 
-def write_mea_h5(path: Path, units: list[np.ndarray], names=None, epos=None, recordingtime=None):
-    """Write the MEA HDF5 layout (/spikes, /sCount, /names, /epos, /meta)."""
+def write_mea_h5(
+    path: Path, units: list[np.ndarray], names=None, epos=None, recordingtime=None, summary_duration=None
+):
+    """Write the MEA HDF5 layout (/spikes, /sCount, /names, /epos, /meta, optionally /summary/duration)."""
     import h5py
 
     with h5py.File(path, "w") as f:
@@ -81,4 +94,6 @@ def write_mea_h5(path: Path, units: list[np.ndarray], names=None, epos=None, rec
         if recordingtime is not None:
             f["recordingtime"] = np.asarray(recordingtime, dtype=np.float64)
         f.create_group("meta")["species"] = np.array([b"mouse"])
+        if summary_duration is not None:
+            f.create_group("summary")["duration"] = np.array([float(summary_duration)])
     return path

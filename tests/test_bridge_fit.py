@@ -19,9 +19,9 @@ N = 8
 
 
 def _prepared(n_real: int, name: str, seed: int):
-    sim = simulate(n_units=n_real, n_bins=24000, regime="in_vitro", seed=seed)
+    sim = simulate(n_units=n_real, n_bins=30000, regime="in_vitro", seed=seed)
     times = tuple((np.flatnonzero(sim.spikes[:, u]) + 0.5) / 1000 for u in range(n_real))
-    trains = SpikeTrains(times, 24.0, RecordingInfo(name=name, preparation="in_vitro"))
+    trains = SpikeTrains(times, 30.0, RecordingInfo(name=name, preparation="in_vitro"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return prepare(trains, PrepareConfig(n_units=N))

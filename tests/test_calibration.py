@@ -27,11 +27,11 @@ def test_calibration_repairs_dice_like_scores_on_held_out_bins():
     scores = p**0.3  # monotone distortion, like a Dice-trained output: ranks kept, values wrong
     mask = np.ones(4, bool)
     rates = y[:20000].mean(axis=0)
-    raw, _ = bits_per_spike(scores[20000:], y[20000:], mask, rates)
-    truth, _ = bits_per_spike(p[20000:], y[20000:], mask, rates)
+    raw, _ = bits_per_spike(scores[20000:], y[20000:], mask, rates, null="train")
+    truth, _ = bits_per_spike(p[20000:], y[20000:], mask, rates, null="train")
     for method in ("isotonic", "platt"):
         cal = make_calibrator(method).fit(scores[:20000], y[:20000], mask)
-        fixed, _ = bits_per_spike(cal.transform(scores[20000:]), y[20000:], mask, rates)
+        fixed, _ = bits_per_spike(cal.transform(scores[20000:]), y[20000:], mask, rates, null="train")
         assert raw < 0 < fixed
         assert fixed == pytest.approx(truth, abs=0.05)
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import write_asdf_v5
+from conftest import write_asdf_v5, write_mea_h5
 from spikebridge.catalog import get_entry, load_catalog, open_recording, resolve_data_root
 from spikebridge.cli.main import main
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
@@ -100,9 +100,45 @@ def test_prepare_slice_and_invivo(capsys, tmp_path, name, train_fraction):
 
 
 def test_prepare_any_file(tmp_path, capsys):
-    path = write_asdf_v5(tmp_path / "mine.mat", [np.arange(1, 9000, 7), np.arange(5, 9000, 3)], n_bins=9000)
+    path = write_asdf_v5(
+        tmp_path / "mine.mat", [np.arange(1, 30000, 7), np.arange(5, 30000, 3)], n_bins=30000
+    )
     assert main(["prepare", str(path), "--n-units", "4"]) == 0
     assert "mine" in capsys.readouterr().out
+
+
+def test_files_with_the_same_name_do_not_share_a_cached_preparation(tmp_path):
+    from spikebridge.experiments.prepared import get_prepared
+
+    paths = []
+    for folder, step in (("a", 7), ("b", 3)):
+        (tmp_path / folder).mkdir()
+        paths.append(write_asdf_v5(tmp_path / folder / "rec.mat", [np.arange(1, 30000, step)], n_bins=30000))
+    first, first_path = get_prepared(str(paths[0]))
+    second, second_path = get_prepared(str(paths[1]))
+    assert first_path != second_path and first.data_hash() != second.data_hash()
+    assert second.fit.spike_fraction == pytest.approx(1 / 3, abs=1e-3)
+
+
+def test_prepare_late_starting_file_prints_its_start(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    units = [np.sort(rng.uniform(3600.0, 3700.0, 2000)) for _ in range(3)]
+    path = write_mea_h5(tmp_path / "litke.h5", units, summary_duration=100.0)
+    first = min(u[0] for u in units)
+    assert main(["prepare", str(path), "--n-units", "3", "--train", "60", "--test", "30"]) == 0
+    out = capsys.readouterr().out
+    assert f"window starts at {first:.3f} s on the recording's clock" in out
+    assert f"its first spike ({first:.3f} s; the file gives no start) + 0 s skipped" in out
+    assert "0 silent in train" in out
+    assert "spike fraction 0.00000" not in out
+
+
+def test_datasets_show_takes_a_path(tmp_path, capsys):
+    path = write_mea_h5(tmp_path / "m.h5", [[0.5, 1.5, 2.5], [1.0]], recordingtime=[0.0, 3.0])
+    assert main(["datasets", "show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "n_units            2" in out and str(path) in out and "x_um" not in out
+    assert "start s            0  (from the file); end 3 s" in out
 
 
 def run_cli(*args):
@@ -118,10 +154,13 @@ def run_cli(*args):
         (["prepare", "/nonexistent/rec.mat"], "/nonexistent/rec.mat: file not found"),
         (["prepare", "slice_210511001", "--length", "9999"], "only 400.08 s are recorded"),
         (["datasets", "show", "nope"], "unknown recording 'nope'"),
+        (["prepare", "{short}"], "short.mat: window of 20 s is too short; the minimum is 29.999 s"),
+        (["prepare", "{short}", "--units", "good"], "option units does not apply to asdf recordings"),
     ],
 )
-def test_cli_errors_are_one_line(args, needle):
-    res = run_cli(*args)
+def test_cli_errors_are_one_line(args, needle, tmp_path):
+    short = write_asdf_v5(tmp_path / "short.mat", [np.arange(1, 20000, 9)], n_bins=20000)
+    res = run_cli(*(a.format(short=short) for a in args))
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
     errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]

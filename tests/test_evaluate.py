@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -22,9 +23,9 @@ MODELS = "bridge-bce,paper-dice,paper-focal,rate,history,glm"
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):
-    sim = simulate(n_units=10, n_bins=24000, regime="in_vivo", seed=3)
+    sim = simulate(n_units=10, n_bins=30000, regime="in_vivo", seed=3)
     units = [np.flatnonzero(sim.spikes[:, u]) + 1 for u in range(10)]
-    return str(write_asdf_v5(tmp_path_factory.mktemp("ev") / "sim.mat", units, n_bins=24000))
+    return str(write_asdf_v5(tmp_path_factory.mktemp("ev") / "sim.mat", units, n_bins=30000))
 
 
 def run(recording, out, *extra):
@@ -40,7 +41,10 @@ def first_run(recording, tmp_path_factory):
 
     out_dir = tmp_path_factory.mktemp("first")
     buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(buf):
+        mp.setenv(
+            "SPIKEBRIDGE_CACHE", str(out_dir / "cache")
+        )  # the per-test cache fixture is not active here
         assert run(recording, out_dir) == 0
     return buf.getvalue(), out_dir
 
@@ -59,13 +63,20 @@ def test_table_has_every_model_and_metric_with_intervals(first_run):
         "TNR",
     ):
         assert header in out
-    assert "wilcoxon signed-rank (paired)" in out and "chance AP (spike probability)" in out
+    assert "two-sided Wilcoxon signed-rank" in out and "chance AP = spike probability" in out
+    assert "NLB null" in out and "block bootstrap over time" in out
     rows = ResultsStore(out_dir / "results.sqlite").rows("evaluate")
     by = {(r["model"], r["metric"]): r for r in rows}
     assert by[("rate", "roc_auc_unit_mean")]["value"] == pytest.approx(0.5)
     assert by[("glm", "roc_auc_unit_mean")]["ci_low"] <= by[("glm", "roc_auc_unit_mean")]["value"]
     assert by[("glm", "roc_auc_unit_mean")]["value"] <= by[("glm", "roc_auc_unit_mean")]["ci_high"]
     assert all(r["data_hash"] and r["package_version"] == "0.1.0" for r in rows)
+    assert by[("rate", "bits_per_spike_nlb_pooled")]["value"] <= 0  # a constant rate never beats the NLB null
+    assert ("glm", "bits_per_spike_nlb_cal_unit_maps") in by and ("glm", "bits_per_spike_train_pooled") in by
+    report = json.loads((out_dir / "evaluate_sim__sim.json").read_text())
+    assert report["results"]["paper-dice"]["bits_source"].startswith("scores calibrated on the validation")
+    assert report["results"]["bridge-bce"]["bits_source"] == "model probabilities, uncalibrated"
+    assert report["results"]["glm"]["bootstrap"]["block_choice"]["source"] == "test targets"
     assert (out_dir / "figures" / "roc_pr_sim__sim.png").stat().st_size > 10_000
 
 
@@ -88,3 +99,9 @@ def test_scoring_training_bins_is_refused(recording):
 
     with pytest.raises(SpikebridgeProtocolError, match="overlap"):
         score(predict, leaky, n_boot=5)
+
+
+def test_help_lists_every_profile(capsys):
+    assert main(["evaluate", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "tiny" in text and "quick" in text and "paper" in text and "--units" in text

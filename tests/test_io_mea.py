@@ -33,6 +33,7 @@ def test_shipped_files(rel):
         assert rec.spike_counts.tolist() == f["sCount"][()].tolist()
         assert rec.unit_meta["x_um"].tolist() == f["epos"][()][0].tolist()
     assert rec.info.extra["meta_species"] == "mouse"
+    assert rec.t_start == 0.0  # every shipped file gives its span: the clock starts at 0
 
 
 def test_tiny_file_exact(tmp_path):
@@ -49,7 +50,21 @@ def test_tiny_file_exact(tmp_path):
 
 def test_duration_without_stored_span(tmp_path):
     rec = read_mea_h5(write_mea_h5(tmp_path / "m.h5", [[0.1, 7.4]]))
-    assert rec.duration == 8.0
+    assert rec.duration == 8.0 and rec.t_start is None and rec.start == 0.1
+
+
+def test_late_spikes_with_a_shorter_duration_field_give_no_start(tmp_path):
+    # as in some 512-electrode retina files: spikes from 3600 s to 7192 s, /summary/duration = 3592 s
+    units = [[3600.5, 5000.0, 7191.2], [3601.0, 7192.3]]
+    rec = read_mea_h5(write_mea_h5(tmp_path / "litke.h5", units, summary_duration=3592.0))
+    assert rec.t_start is None and rec.start == 3600.5 and rec.duration == 7193.0
+    assert rec.length == pytest.approx(3592.5) and rec.rates[0] == pytest.approx(3 / 3592.5)
+    covered = read_mea_h5(write_mea_h5(tmp_path / "ok.h5", [[0.5, 3591.0]], summary_duration=3592.0))
+    assert (covered.t_start, covered.duration) == (0.0, 3592.0)
+    spanned = read_mea_h5(
+        write_mea_h5(tmp_path / "span.h5", [[3600.5, 7000.0]], recordingtime=[3600.0, 7200.0])
+    )
+    assert (spanned.t_start, spanned.duration, spanned.length) == (3600.0, 7200.0, 3600.0)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from spikebridge.data.types import RecordingInfo
-from spikebridge.errors import SpikebridgeDataError
+from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 from spikebridge.io.phy import read_phy
 
 FS = 20000.0
@@ -85,11 +85,48 @@ def test_duration_from_raw_file_or_argument(tmp_path: Path) -> None:
 
 
 def test_missing_inputs(tmp_path: Path, phy_folder: Path) -> None:
-    with pytest.raises(SpikebridgeDataError, match="no params.py"):
+    with pytest.raises(SpikebridgeDataError, match=r"no spike_times\.npy"):
         read_phy(tmp_path / "nope")
-    (phy_folder / "spike_clusters.npy").unlink()
-    with pytest.raises(SpikebridgeDataError, match=r"spike_templates\.npy: file not found"):
+    (phy_folder / "spike_clusters.npy").unlink()  # named as missing, not spike_templates.npy
+    with pytest.raises(SpikebridgeDataError, match=r"no spike_clusters\.npy, nor spike_templates\.npy"):
         read_phy(phy_folder)
+    np.save(phy_folder / "spike_templates.npy", CLUSTERS)  # Kilosort's template ids stand in for clusters
+    _assert_units(read_phy(phy_folder), [0, 1, 3])
+
+
+def test_folder_without_params_needs_and_takes_a_sampling_rate(phy_folder: Path) -> None:
+    (phy_folder / "params.py").unlink()
+    with pytest.raises(SpikebridgeDataError, match=r"params\.py: is missing; pass the sampling rate"):
+        read_phy(phy_folder)
+    trains = read_phy(phy_folder, sampling_rate=FS)
+    _assert_units(trains, [0, 1, 3])
+    assert trains.info.extra["sampling_rate"] == FS and trains.duration == 2.0
+    assert not (phy_folder / "params.py").exists()  # the folder itself is left untouched
+    doubled = read_phy(phy_folder, sampling_rate=2 * FS)
+    np.testing.assert_allclose(doubled.times[0], TRAIN[0] / 2)
+
+
+def test_params_without_sample_rate_is_a_one_line_error(phy_folder: Path) -> None:
+    (phy_folder / "params.py").write_text("n_channels_dat = 4\ndtype = 'int16'\n")
+    with pytest.raises(SpikebridgeDataError, match=r"params\.py: has no sample_rate; pass the sampling rate"):
+        read_phy(phy_folder)
+    assert read_phy(phy_folder, sampling_rate=FS).n_units == 3
+
+
+def test_units_choice_by_curation_label(tmp_path: Path) -> None:
+    # curation labels win over KSLabel where set; cluster 1 is "mua" by curation, 3 by KSLabel only
+    folder = _make_folder(tmp_path / "mua")
+    _write_tsv(folder / "cluster_group.tsv", "group", {0: "good", 1: "mua", 2: "noise", 3: "unsorted"})
+    good = read_phy(folder, units="good")
+    _assert_units(good, [0])
+    assert good.info.extra["units"] == "good" and good.info.extra["unit_quality"] == {"good": 1}
+    mua = read_phy(folder, units="good+mua")
+    _assert_units(mua, [0, 1, 3])
+    np.testing.assert_array_equal(mua.unit_meta["quality"], ["good", "mua", "mua"])
+    assert mua.info.extra["unit_quality"] == {"good": 1, "mua": 2}
+    _assert_units(read_phy(folder, units="all"), [0, 1, 2, 3])
+    with pytest.raises(SpikebridgeConfigError, match="units must be one of good, good\\+mua, all"):
+        read_phy(folder, units="best")
 
 
 def test_truncated_and_other_format(phy_folder: Path) -> None:
@@ -116,6 +153,33 @@ def test_bad_params_and_tables(phy_folder: Path) -> None:
     _write_tsv(phy_folder / "cluster_group.tsv", "group", {0: "good", 1: "mua"})
     with pytest.raises(SpikebridgeDataError, match=r"1 cluster\(s\) with spikes are missing.*e\.g\. 2"):
         read_phy(phy_folder)
-    (phy_folder / "params.py").write_text("n_channels_dat = 4\n")
-    with pytest.raises(SpikebridgeDataError, match="not a readable phy/Kilosort folder.*sample_rate"):
+    (phy_folder / "params.py").write_text("sample_rate = 20000.0\nn_channels_dat = (\n")
+    with pytest.raises(SpikebridgeDataError, match=r"params\.py: not a readable params\.py \(SyntaxError"):
         read_phy(phy_folder)
+
+
+def test_prepare_a_published_folder_without_params_and_with_mua(tmp_path: Path, capsys) -> None:
+    """A folder as published: no params.py, cluster labels with many "mua"; the choice is recorded."""
+    from spikebridge.cli.main import main
+    from spikebridge.preprocess import load_prepared
+
+    folder = tmp_path / "published"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    samples = np.sort(rng.integers(0, int(40 * FS), 4000)).astype(np.uint64)  # 40 s at 20 kHz
+    np.save(folder / "spike_times.npy", samples)
+    np.save(folder / "spike_clusters.npy", (np.arange(4000) % 4).astype(np.int32))
+    _write_tsv(folder / "cluster_group.tsv", "group", {0: "good", 1: "mua", 2: "mua", 3: "noise"})
+    out = tmp_path / "p.npz"
+    assert main(["prepare", str(folder), "--n-units", "3", "--out", str(out)]) == 2
+    assert "params.py: is missing; pass the sampling rate" in capsys.readouterr().err
+    args = ["prepare", str(folder), "--n-units", "3", "--sampling-rate", "20000", "--units", "good+mua"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert "columns by curation label: 1 good, 2 mua (units: good+mua)" in capsys.readouterr().out
+    prep = load_prepared(out)
+    assert prep.config.read == (("sampling_rate", 20000.0), ("units", "good+mua"))
+    assert prep.info.extra["units"] == "good+mua" and prep.info.extra["column_quality"] == {
+        "good": 1,
+        "mua": 2,
+    }
+    assert sorted(prep.fit.unit_ids.tolist()) == [0, 1, 2]

@@ -24,13 +24,13 @@ N_UNITS = 12
 
 @pytest.fixture(scope="module")
 def recordings(tmp_path_factory):
-    """Three simulated 24 s recordings written as asdf files (two bursty 'in vitro', one irregular)."""
+    """Three simulated 30 s recordings written as asdf files (two bursty 'in vitro', one irregular)."""
     folder = tmp_path_factory.mktemp("recs")
     paths = []
     for i, regime in enumerate(["in_vitro", "in_vivo", "in_vitro"]):
-        sim = simulate(n_units=N_UNITS, n_bins=24000, regime=regime, seed=10 + i)
+        sim = simulate(n_units=N_UNITS, n_bins=30000, regime=regime, seed=10 + i)
         units = [np.flatnonzero(sim.spikes[:, u]) + 1 for u in range(N_UNITS)]
-        paths.append(str(write_asdf_v5(folder / f"rec{i}.mat", units, n_bins=24000)))
+        paths.append(str(write_asdf_v5(folder / f"rec{i}.mat", units, n_bins=30000)))
     return paths
 
 

@@ -125,13 +125,14 @@ def test_choose_threshold_youden():
 
 def test_bits_per_spike_rate_model_is_zero_and_by_hand():
     p, y, mask = _data()
-    rates = y.mean(axis=0)
-    pooled, per_unit = bits_per_spike(np.tile(rates, (y.shape[0], 1)), y, mask, rates)
-    assert pooled == 0.0 and np.all(per_unit == 0.0)
+    rates = y.mean(axis=0)  # here the train rate is also the test rate
+    for null in ("nlb", "train"):
+        pooled, per_unit = bits_per_spike(np.tile(rates, (y.shape[0], 1)), y, mask, rates, null=null)
+        assert pooled == pytest.approx(0.0, abs=1e-12) and np.allclose(per_unit, 0.0, atol=1e-12)
     y1 = np.array([[1], [0], [0], [0]], bool)
     p1 = np.array([[0.5], [0.5], [0.1], [0.1]])
     expected = (2 * math.log(0.5) + 2 * math.log(0.9) - math.log(0.25) - 3 * math.log(0.75)) / math.log(2)
-    pooled, per_unit = bits_per_spike(p1, y1, np.ones(1, bool), np.array([0.25]))
+    pooled, per_unit = bits_per_spike(p1, y1, np.ones(1, bool), np.array([0.25]), null="train")
     assert pooled == pytest.approx(expected) and per_unit[0] == pytest.approx(expected)
 
 
@@ -181,8 +182,14 @@ def test_evaluate_needs_validation_for_threshold_and_calibration():
     p, y, mask = _data(T=500)
     with pytest.raises(SpikebridgeConfigError):
         evaluate_predictions(p, y, mask, y.mean(0), None, calibration="none")
-    with pytest.raises(SpikebridgeConfigError):
-        evaluate_predictions(p, y, mask, y.mean(0), 0.1, calibration="isotonic")
+    with pytest.raises(SpikebridgeConfigError, match="pass val_probs"):
+        evaluate_predictions(p, y, mask, y.mean(0), 0.1, probabilistic=False)
+    with pytest.raises(SpikebridgeConfigError, match="pass val_probs"):
+        evaluate_predictions(p, y, mask, y.mean(0), 0.1, calibrated=("unit_maps",))
+    with pytest.raises(SpikebridgeConfigError, match="not 'none'"):
+        evaluate_predictions(p, y, mask, y.mean(0), 0.1, p, y, calibration="none", probabilistic=False)
+    with pytest.raises(SpikebridgeConfigError, match="calibrated variants"):
+        evaluate_predictions(p, y, mask, y.mean(0), 0.1, p, y, calibrated=("per_unit",))
 
 
 def test_curves_are_downsampled_and_match_sklearn_ends():

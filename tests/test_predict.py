@@ -1,4 +1,4 @@
-"""Teacher-forced prediction (chunked == full pass), argument checks and free-running generation."""
+"""Teacher-forced prediction (chunked == full pass) and argument checks."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import torch
 
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 from spikebridge.models.spike_transformer import SpikeTransformer, SpikeTransformerConfig
-from spikebridge.training.predict import generate, predict_proba
+from spikebridge.training.predict import predict_proba
 
 torch.set_num_threads(1)
 
@@ -84,25 +84,3 @@ def test_context_too_long_and_bad_chunk_raise(model):
 def test_unit_count_mismatch_raises(model):
     with pytest.raises(SpikebridgeDataError, match="n_units=5"):
         predict_proba(model, np.zeros((10, 4), dtype=bool))
-    with pytest.raises(SpikebridgeDataError, match="n_units=5"):
-        generate(model, np.zeros((3, 6), dtype=bool), 2)
-
-
-def test_generate_shape_and_determinism(model):
-    seed_raster = _raster(20)
-    a = generate(model, seed_raster, 80, seed=3)
-    b = generate(model, seed_raster, 80, seed=3)
-    assert a.shape == (80, N_UNITS) and a.dtype == bool
-    np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, generate(model, seed_raster, 80, seed=4))
-    assert generate(model, seed_raster, 0).shape == (0, N_UNITS)
-    cold = generate(model, seed_raster, 80, temperature=1e-3, seed=5)
-    np.testing.assert_array_equal(cold, generate(model, seed_raster, 80, temperature=1e-3, seed=6))
-
-
-def test_generate_samples_model_probability(model):
-    # With an empty history the first step is Bernoulli(p0); its frequency over seeds matches p0.
-    seed_raster = np.zeros((1, N_UNITS), dtype=bool)
-    p0 = _full_pass(model, np.zeros((2, N_UNITS), dtype=bool))[0]
-    draws = np.stack([generate(model, seed_raster, 1, seed=s)[0] for s in range(400)])
-    np.testing.assert_allclose(draws.mean(0), p0, atol=0.08)

@@ -17,6 +17,7 @@ from spikebridge.preprocess import (
     save_prepared,
     select_units,
 )
+from spikebridge.preprocess.split import minimum_length
 
 
 def trains(times, duration, name="t"):
@@ -50,10 +51,68 @@ def test_skip_moves_window():
     assert plan.fit[0] == 1800.0 and plan.test == (2100.0, 2250.0)
 
 
-def test_short_recording_splits_2_to_1_with_warning():
-    with pytest.warns(UserWarning, match="shorter than 450 s"):
+def test_short_recording_splits_2_to_1_with_warning_giving_the_actual_spans():
+    with pytest.warns(UserWarning, match="shorter than 450 s") as record:
         plan = plan_split(300.0, WindowConfig())
     assert plan.train == (0.0, 200.0) and plan.test == (200.0, 300.0) and plan.shortened
+    message = str(record[0].message)
+    assert "train 200 s (validation: its last 20 s) and test 100 s" in message and "300:150" not in message
+
+
+def test_minimum_length_by_hand():
+    # 30 s: train 20 s (validation 2 s), test 10 s = the smallest test part; one bin less is refused
+    assert minimum_length(WindowConfig()) == pytest.approx(29.999)
+    with pytest.warns(UserWarning, match="train 19.999 s"):
+        plan = plan_split(29.999, WindowConfig(), source="rec.mat")
+    assert plan.test == pytest.approx((19.999, 29.999))
+    with pytest.raises(
+        SpikebridgeDataError, match=r"rec\.mat: window of 29\.998 s is too short; the minimum is 29\.999 s"
+    ):
+        plan_split(29.998, WindowConfig(), source="rec.mat")
+    # with 2% validation the 1 s validation part decides: train >= 50 s, window >= 75 s
+    assert minimum_length(WindowConfig(val_fraction=0.02)) == pytest.approx(74.998)
+    assert minimum_length(WindowConfig(bin_size=0.01)) == pytest.approx(29.99)
+
+
+@pytest.mark.parametrize("seconds", [20.0, 1.0])
+def test_too_short_recordings_are_refused_at_prepare(seconds):
+    rec = trains([np.arange(0.0, seconds, 0.01)], seconds, name="short.mat")
+    with pytest.raises(
+        SpikebridgeDataError,
+        match=rf"short\.mat: window of {seconds:g} s is too short; the minimum is 29\.999 s",
+    ):
+        prepare(rec, PrepareConfig(n_units=1))
+
+
+def late_trains(t_start, name="litke.h5"):
+    """Spikes from 3600 s to 3690 s on the clock, as some retina files keep them."""
+    times = [np.arange(3600.25, 3690.0, 0.05), np.arange(3600.5, 3690.0, 0.1)]
+    return SpikeTrains(
+        times=tuple(times), duration=3691.0, info=RecordingInfo(name, source=name), t_start=t_start
+    )
+
+
+def test_window_starts_at_the_first_spike_when_the_file_gives_no_start():
+    with pytest.warns(
+        UserWarning,
+        match=r"litke\.h5: the file gives no start time; the window starts at the first spike, 3600\.25 s",
+    ):
+        prep = prepare(
+            late_trains(None), PrepareConfig(window=WindowConfig(train_s=60.0, test_s=30.0), n_units=2)
+        )
+    assert prep.plan.fit[0] == 3600.25 and prep.plan.origin_rule == "first spike"
+    assert prep.plan.test == pytest.approx((3660.25, 3690.25))
+    assert prep.fit.spike_fraction == pytest.approx(0.015, abs=2e-4) and prep.silent_units == 0
+    assert prep.summary()["window_start_s"] == 3600.25
+
+
+def test_a_part_without_spikes_is_refused():
+    # the file says its clock starts at 0, so the 90 s window [0, 90) s holds no spike
+    with pytest.raises(
+        SpikebridgeDataError,
+        match=r"litke\.h5: the train part \[0, 54\) s holds no spike \(spikes lie in \[3600\.25, 3689\.95\] s\)",
+    ):
+        prepare(late_trains(0.0), PrepareConfig(window=WindowConfig(train_s=60.0, test_s=30.0), n_units=2))
 
 
 def test_requested_window_longer_than_recording_is_an_error():
@@ -105,8 +164,8 @@ def test_prepare_is_leak_free_and_selection_uses_train_only():
 
 def test_prepare_round_trip(tmp_path):
     rng = np.random.default_rng(1)
-    tr = trains([np.sort(rng.uniform(0, 9, 50)) for _ in range(3)], 9.0)
-    cfg = PrepareConfig(window=WindowConfig(train_s=6.0, test_s=3.0), n_units=5)
+    tr = trains([np.sort(rng.uniform(0, 30, 500)) for _ in range(3)], 30.0)
+    cfg = PrepareConfig(window=WindowConfig(train_s=20.0, test_s=10.0), n_units=5)
     prep = prepare(tr, cfg)
     path = save_prepared(prep, tmp_path / "p.npz")
     back = load_prepared(path)

@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import wilcoxon
 
 from spikebridge.errors import SpikebridgeDataError
-from spikebridge.evaluation.stats import adf_test, versus_baseline, versus_chance
+from spikebridge.evaluation.stats import adf_test, holm, versus_baseline, versus_chance
 
 
 def test_versus_chance_detects_auc_above_half_and_counts_dropped():
@@ -14,7 +14,30 @@ def test_versus_chance_detects_auc_above_half_and_counts_dropped():
     assert res.n == 30 and res.n_dropped == 2
     assert res.p_value < 1e-6 and res.effect == pytest.approx(np.median(auc[:30]) - 0.5)
     assert res.statistic == 465.0  # every difference positive: sum of ranks 1..30
-    assert "wilcoxon" in res.test and res.to_dict()["alternative"] == "greater"
+    assert res.rank_biserial == 1.0
+    assert "wilcoxon" in res.test and res.to_dict()["alternative"] == "two-sided"
+
+
+def test_tests_are_two_sided_so_below_chance_is_significant():
+    """A model whose per-unit AUC is below 0.5 on every unit is detected, with a negative direction."""
+    auc = 0.5 - np.linspace(0.01, 0.2, 30)
+    res = versus_chance(auc)
+    assert res.p_value == pytest.approx(wilcoxon(auc - 0.5).pvalue) and res.p_value < 1e-6
+    assert res.statistic == 0.0 and res.rank_biserial == -1.0
+    worse = versus_baseline(auc, np.full(30, 0.5))
+    assert worse.p_value < 1e-6 and worse.rank_biserial == -1.0 and worse.alternative == "two-sided"
+
+
+def test_rank_biserial_by_hand():
+    # differences +1, -2, +3 (a zero is dropped): ranks 1, 2, 3 -> R+ = 4, R- = 2
+    res = versus_baseline(np.array([1.0, -2.0, 3.0, 0.0]), np.zeros(4))
+    assert (res.statistic, res.rank_biserial, res.n) == (4.0, pytest.approx(2 / 6), 4)
+
+
+def test_holm_adjustment_by_hand():
+    # sorted p: 0.01 * 3 = 0.03, 0.02 * 2 = 0.04, 0.04 * 1 -> 0.04 (monotone); NaN stays NaN
+    adj = holm([0.04, 0.01, np.nan, 0.02])
+    np.testing.assert_allclose(adj, [0.04, 0.03, np.nan, 0.04])
 
 
 def test_versus_chance_undefined_cases_are_reported():
@@ -29,8 +52,9 @@ def test_versus_baseline_matches_scipy():
     base = rng.uniform(0.5, 0.7, 40)
     model = base + rng.normal(0.03, 0.02, 40)
     res = versus_baseline(model, base, metric="ap", over="recordings")
-    ref = wilcoxon(model - base, alternative="greater")
-    assert (res.statistic, res.p_value) == (pytest.approx(ref.statistic), pytest.approx(ref.pvalue))
+    ref = wilcoxon(model - base, alternative="greater")  # the greater side gives R+ as its statistic
+    assert res.statistic == pytest.approx(ref.statistic)
+    assert res.p_value == pytest.approx(wilcoxon(model - base).pvalue)
     assert res.effect == pytest.approx(np.median(model - base))
     assert res.comparison == "ap model - baseline, paired over recordings"
     with pytest.raises(SpikebridgeDataError):

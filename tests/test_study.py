@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import numpy as np
 
 from conftest import write_asdf_v5
 from spikebridge.cli.main import main
+from spikebridge.report.readme import render_results
 from spikebridge.simulation import simulate
 
 
 def test_study_writes_a_report(tmp_path):
     recs = []
     for i, regime in enumerate(["in_vitro", "in_vivo"]):
-        sim = simulate(n_units=8, n_bins=15000, regime=regime, seed=20 + i)
+        sim = simulate(n_units=8, n_bins=30000, regime=regime, seed=20 + i)
         units = [np.flatnonzero(sim.spikes[:, u]) + 1 for u in range(8)]
-        recs.append(str(write_asdf_v5(tmp_path / f"r{i}.mat", units, n_bins=15000)))
+        recs.append(str(write_asdf_v5(tmp_path / f"r{i}.mat", units, n_bins=30000)))
     out = tmp_path / "study"
     args = ["study", "--evaluate", recs[0], "--matrix", recs[0], "--matrix", recs[1], "--profile", "tiny"]
     assert main([*args, "--n-units", "8", "--n-boot", "5", "--out", str(out)]) == 0
@@ -22,15 +26,30 @@ def test_study_writes_a_report(tmp_path):
     for needle in (
         "Recordings",
         "slice_210511001",
-        "r0 &rarr; r0",
+        '<section id="eval-r0-r0">',
         "bridge-bce",
         "paper-dice",
         "glm",
         "Table 2 layout: per-unit ROC-AUC",
         "margin over the target",
-        "figures/roc_pr_r0.png",
-        "matrix/figures/proximity_map.html",
+        "Table 2: published values beside ours",
+        "Training curves (neural models fitted on r0",
+        "Plotly.newPlot",
+        '<section id="provenance">',
+        '<section id="realism">',
+        "r0: no realism (test part under 8 s).",
     ):
         assert needle in page, needle
+    images = re.findall(r'<img src="([^"]*)"', page)
+    assert len(images) >= 8 and all(src.startswith("data:image/png;base64,") for src in images)
     assert (out / "figures" / "roc_pr_r0.png").stat().st_size > 10_000
     assert (out / "matrix" / "figures" / "heatmap_paper-focal_roc_auc_unit_mean.png").is_file()
+    summary = json.loads((out / "study_summary.json").read_text())
+    assert [e["target"] for e in summary["evaluations"]] == ["r0"]
+    assert summary["evaluations"][0]["models"]["glm"]["metrics"]["bits_per_spike_nlb_pooled"][0] is not None
+    assert summary["matrix"]["proximity"]["model"] == "transformer-dice"
+    assert summary["matrix"]["proximity"]["metric"] == "roc_auc_unit_mean"
+    text = render_results(summary)
+    assert "| transformer-bce |" in text and "On per-unit ROC-AUC, transformer-bce " in text
+    assert "### Cross-recording matrix" in text and "2 of unknown preparation" in text
+    assert "Empty groups: in vitro self" in text  # asdf files do not say whether they are in vitro

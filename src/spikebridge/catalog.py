@@ -57,8 +57,9 @@ class CatalogEntry:
 
     def load(self, root: Path | None = None, **overrides: Any) -> SpikeTrains | Traces:
         """Read the recording with the catalog's reader and options (``overrides`` win)."""
-        from spikebridge.io import get_reader
+        from spikebridge.io import check_options, get_reader
 
+        check_options(self.reader, overrides)
         root = resolve_data_root(root)
         target = self.file(root)
         if not target.exists():

@@ -12,6 +12,9 @@ drives unit C (index 2) from units A and B (indices 0 and 1)::
                    = p_quiet    otherwise                        (nearly silent)
 
 Units A and B fire often (``rate_ab`` per bin) so that the joint event occurs hundreds of times a minute.
+
+:func:`simulate_network` plants ground truth for the analyses of what a model learned: a sparse
+network of excitatory and inhibitory connections that all act exactly ``lag`` bins after the spike.
 """
 
 from __future__ import annotations
@@ -205,3 +208,123 @@ def _run(
         history = np.roll(history, 1, axis=0)
         history[0] = spikes[t]
     return spikes, prob
+
+
+@dataclass(frozen=True)
+class NetworkSimulation:
+    """Output of :func:`simulate_network`: a sparse coupled network acting at one planted lag.
+
+    Attributes
+    ----------
+    spikes : ndarray ``(T, N)`` bool
+        Sampled raster, one row per bin.
+    prob : ndarray ``(T, N)`` float64
+        True spike probability of every bin given the past spikes.
+    weights : ndarray ``(N, N)`` float64
+        ``weights[i, j]``: log-odds added to unit ``j`` ``lag`` bins after unit ``i`` spiked (row = the
+        presynaptic unit, column = the postsynaptic unit); zero diagonal.
+    bias : ndarray ``(N,)`` float64
+        Baseline log-odds per unit.
+    lag : int
+        Delay of every connection in bins.
+    seed : int
+    params : dict
+    """
+
+    spikes: np.ndarray
+    prob: np.ndarray
+    weights: np.ndarray
+    bias: np.ndarray
+    lag: int
+    seed: int
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def connections(self) -> np.ndarray:
+        """Ground truth ``(N, N)`` int8 ``[pre, post]``: +1 excitatory, -1 inhibitory, 0 none."""
+        return np.sign(self.weights).astype(np.int8)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Summary (no arrays): shapes, rate, lag, connection counts and the parameters."""
+        conn = self.connections()
+        return {"n_bins": int(self.spikes.shape[0]), "n_units": int(self.spikes.shape[1]), "lag": self.lag,
+                "seed": self.seed, "mean_rate_per_bin": float(self.spikes.mean()),
+                "n_excitatory": int((conn > 0).sum()), "n_inhibitory": int((conn < 0).sum()),
+                "params": dict(self.params)}  # fmt: skip
+
+
+def _check_network(n_units, n_bins, lag, density, frac_excitatory, rate_lo, rate_hi) -> None:
+    """One-line errors for the parameters of :func:`simulate_network`."""
+    if n_units < 2 or n_bins < 1 or lag < 1:
+        raise SpikebridgeConfigError(
+            f"need n_units >= 2, n_bins >= 1, lag >= 1; got {n_units}, {n_bins}, {lag}"
+        )
+    for name, value in (("density", density), ("frac_excitatory", frac_excitatory)):
+        if not 0.0 <= value <= 1.0:
+            raise SpikebridgeConfigError(f"{name} must be in [0, 1], got {value}")
+    if not 0.0 < rate_lo <= rate_hi < 1.0:
+        raise SpikebridgeConfigError(f"need 0 < rate_lo <= rate_hi < 1, got {rate_lo}, {rate_hi}")
+
+
+def simulate_network(
+    n_units: int,
+    n_bins: int,
+    lag: int = 4,
+    density: float = 0.1,
+    strength: float = 3.0,
+    frac_excitatory: float = 0.7,
+    rate_lo: float = 0.005,
+    rate_hi: float = 0.03,
+    seed: int = 0,
+) -> NetworkSimulation:
+    """Simulate a sparse network whose every connection acts exactly ``lag`` bins after the spike.
+
+    Model (a coupled Bernoulli GLM with a single delay)::
+
+        logit P(s[t, j] = 1) = b_j + sum_i weights[i, j] * s[t - lag, i]
+
+    Each ordered pair ``i != j`` is connected with probability ``density``; a connection is excitatory
+    with probability ``frac_excitatory`` and its weight is ``+-strength * U(0.5, 1)``. Baseline rates are
+    log-uniform in ``[rate_lo, rate_hi]`` spikes per bin. The planted lag and connections are the ground
+    truth against which attention-lag profiles and model influence are tested.
+
+    Parameters
+    ----------
+    n_units, n_bins : int
+        Units (>= 2) and bins (1 ms each by convention).
+    lag : int
+        Connection delay in bins (>= 1).
+    density, frac_excitatory : float
+        Connection probability per ordered pair and excitatory fraction, both in [0, 1].
+    strength : float
+        Largest absolute weight (log-odds).
+    rate_lo, rate_hi : float
+        Range of baseline spike probabilities per bin, ``0 < rate_lo <= rate_hi < 1``.
+    seed : int
+        Seed of ``numpy.random.default_rng``; equal seeds give equal outputs.
+
+    Returns
+    -------
+    NetworkSimulation
+    """
+    _check_network(n_units, n_bins, lag, density, frac_excitatory, rate_lo, rate_hi)
+    rng = np.random.default_rng(seed)
+    bias = _logit(np.exp(rng.uniform(np.log(rate_lo), np.log(rate_hi), n_units)))
+    present = rng.random((n_units, n_units)) < density  # (N, N) [pre, post]
+    np.fill_diagonal(present, False)
+    signs = np.where(rng.random((n_units, n_units)) < frac_excitatory, 1.0, -1.0)
+    weights = present * signs * strength * rng.uniform(0.5, 1.0, (n_units, n_units))
+    spikes = np.zeros((n_bins, n_units), dtype=bool)
+    prob = np.zeros((n_bins, n_units))
+    uniform = rng.random((n_bins, n_units))
+    for t0 in range(0, n_bins, lag):  # bins t0 .. t0+lag-1 depend only on bins before t0
+        t1 = min(t0 + lag, n_bins)
+        past = np.zeros((t1 - t0, n_units))
+        lo = t0 - lag
+        if lo >= 0:
+            past = spikes[lo : lo + t1 - t0].astype(float)  # (t1-t0, N): bins t - lag
+        drive = bias + past @ weights  # (t1-t0, N)
+        prob[t0:t1] = 1.0 / (1.0 + np.exp(-drive))
+        spikes[t0:t1] = uniform[t0:t1] < prob[t0:t1]
+    params = dict(density=density, strength=strength, frac_excitatory=frac_excitatory, rate_lo=rate_lo,
+                  rate_hi=rate_hi)  # fmt: skip
+    return NetworkSimulation(spikes, prob, weights, bias, lag, seed, params)

@@ -1,192 +1,437 @@
-"""Coupled history GLM: per unit, a regularised logistic regression on the population's recent past.
+"""Coupled history GLM: per unit, a penalised logistic regression on its own and the population's past.
 
-Features at bin t, for every real unit j: spikes at t and t - 1 (lags 1 and 2) and exponentially
-decaying traces of older spikes, ``sum_{k >= 2} exp(-k / tau) s_j[t - k]``, one per time constant in
-``taus`` (bins). The target is the unit's spike at t + 1. Features are standardised on training bins.
+Each unit's log-odds of spiking in the next bin is the own-history baseline's log-odds for the time
+since its last spike (a fixed offset) plus penalised terms (see :mod:`spikebridge.baselines.glm_features`
+and :mod:`spikebridge.baselines.glm_solver`): corrections of those category log-odds and the unit's own
+traces (16 ms to 1 s); every other unit's current spike and 4 / 16 ms traces (coupling); traces of the
+population count (10 ms to 1 s, network state). The unit's own columns of the coupling block are held
+at zero, so ``coupling()`` has a zero diagonal.
 
-Non-spike bins are subsampled (at most ``neg_ratio`` per spike and ``max_rows`` rows per unit, spike bins
-too beyond ``max_rows / 2``); the intercept is then corrected by the log ratio of the kept fractions of
-non-spike and spike bins (prior correction for case-control sampling), so outputs are probabilities for the full data. Units with fewer than
-``min_spikes`` training spikes (or non-spikes) get a constant model at their training rate (the floor if
-silent).
+Fitting: the last ``val_fraction`` of the training bins choose, per unit, the own-block penalty and the
+coupling prior ``C`` (never test bins); each addition must beat the simpler model on those bins, so a
+unit keeps the own-history model unless its validation bins say otherwise. The chosen model is refitted
+on all training bins. Non-spike bins are subsampled (case-control: ``neg_ratio`` per spike, at most
+``max_rows`` rows per unit) and the intercept corrected by the log ratio of the kept fractions, so
+outputs are probabilities for the full data. Units are fitted in parallel threads with one BLAS thread
+each. Units with fewer than ``min_spikes`` training spikes (or non-spikes) get a constant model at
+their training rate.
+
+The traces start at their stationary means for the training rates, so predicting a raster from its own
+past does not begin with seconds of forgotten activity; simulation steps the same state one bin at a time.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields, replace
+
 import numpy as np
-from joblib import Parallel, delayed
-from scipy.signal import lfilter
 from scipy.special import expit, logit
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import log_loss
 from threadpoolctl import threadpool_limits
 
 from spikebridge.baselines.base import Baseline
-from spikebridge.errors import SpikebridgeConfigError
+from spikebridge.baselines.glm_features import Features, FeatureSpec, HistoryState
+from spikebridge.baselines.glm_solver import Layout, PathSettings, UnitRows, fit_unit
+from spikebridge.baselines.history import category_table
+from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
+
+COUPLING_KINDS = ("sum", "integral")
 
 
-def history_features(raster: np.ndarray, taus: tuple[float, ...]) -> np.ndarray:
-    """Population history features of every bin.
+@dataclass(frozen=True)
+class GLMConfig:
+    """Settings of :class:`CoupledGLMBaseline`.
 
-    Parameters
+    Attributes
     ----------
-    raster : ndarray, shape (T, R), bool
-        Real units only.
-    taus : tuple of float
-        Time constants (bins) of the traces of spikes at lags >= 3.
-
-    Returns
-    -------
-    features : ndarray, shape (T, R * (2 + len(taus))), float32
-        Column blocks: lag 1 (bin t), lag 2 (bin t - 1), then one trace block per tau; row t uses
-        bins <= t only.
+    features : FeatureSpec
+    Cs : tuple of float
+        Candidate prior variances of the coupling weights, in log-odds per spike (per population spike
+        for the population traces): the L2 penalty is ``w**2 / (2 C)`` on raw-scale weights.
+    own_penalties : tuple of float
+        Candidate L2 strengths of the own block (corrections of the history log-odds of each category,
+        normalised own traces); the history offset alone is always a candidate too.
+    history_prior : float
+        Pseudo-bins of the own-history table that gives the offset (``OwnHistoryBaseline.prior``).
+    val_fraction : float
+        Last fraction of the training bins used to choose the penalties.
+    patience : int
+        Path points tried after the best C before stopping.
+    gate : float
+        A block (own corrections, then coupling) is kept only if its best candidate lowers the
+        validation loss by more than ``gate`` standard errors of the paired per-row differences.
+    max_sources : int or None
+        Source units whose coupling columns enter a unit's C path: the ones with the largest score
+        statistics at its model without coupling (None: all).
+    spikes_per_source : int
+        A unit keeps at most one source unit per this many spikes in its fit rows (fewer spikes,
+        fewer coupling weights).
+    refit : bool
+        Refit on all training bins with the chosen penalties (warm-started).
+    neg_ratio : float
+        Non-spike rows kept per spike row (case-control subsampling, intercept-corrected).
+    max_rows : int
+        Cap on rows per unit (spike rows too beyond half of it).
+    min_spikes : int
+        Units with fewer spikes (or non-spikes) in the fit bins get a constant rate model; units with
+        fewer spikes in the validation bins keep the own-history model (nothing to choose with).
+    tol : float
+        L-BFGS-B tolerance on the gradient per row.
+    max_iter : int
+        L-BFGS-B iterations per solve.
     """
-    s = raster.astype(np.float32)
-    prev = np.vstack([np.zeros((1, s.shape[1]), np.float32), s[:-1]])  # (T, R) spikes at t - 1
-    blocks = [s, prev]
-    for tau in taus:
-        a = np.exp(-1.0 / tau)
-        full = lfilter([1.0], [1.0, -a], s, axis=0).astype(np.float32)  # sum_{k>=0} a^k s[t - k]
-        older = np.zeros_like(full)
-        older[2:] = a * a * full[:-2]  # sum_{k>=2} a^k s[t - k]
-        blocks.append(older)
-    return np.hstack(blocks)  # (T, R * (2 + len(taus)))
+
+    features: FeatureSpec = field(default_factory=FeatureSpec)
+    Cs: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+    own_penalties: tuple[float, ...] = (100.0, 10.0, 1.0, 0.1)
+    history_prior: float = 10.0
+    val_fraction: float = 0.2
+    patience: int = 1
+    gate: float = 0.5
+    max_sources: int | None = 32
+    spikes_per_source: int = 20
+    refit: bool = True
+    neg_ratio: float = 3.0
+    max_rows: int = 40_000
+    min_spikes: int = 10
+    tol: float = 1e-3
+    max_iter: int = 200
+
+    def __post_init__(self) -> None:
+        Cs = tuple(sorted(float(c) for c in np.atleast_1d(self.Cs)))
+        own = tuple(float(c) for c in np.atleast_1d(self.own_penalties))
+        object.__setattr__(self, "Cs", Cs)
+        object.__setattr__(self, "own_penalties", own)
+        checks = {
+            "Cs": bool(Cs) and min(Cs) > 0,
+            "own_penalties": bool(own) and min(own) >= 0,
+            "history_prior": self.history_prior >= 0,
+            "val_fraction": 0 < self.val_fraction < 1,
+            "patience": self.patience >= 1,
+            "gate": self.gate >= 0,
+            "max_sources": self.max_sources is None or self.max_sources >= 1,
+            "spikes_per_source": self.spikes_per_source >= 1,
+            "neg_ratio": self.neg_ratio > 0,
+            "max_rows": self.max_rows >= 4,
+            "min_spikes": self.min_spikes >= 1,
+            "tol": self.tol > 0,
+            "max_iter": self.max_iter >= 1,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise SpikebridgeConfigError(f"invalid GLM setting {name}={getattr(self, name)!r}")
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "features"}
+        return {**out, "Cs": list(self.Cs), "own_penalties": list(self.own_penalties),
+                "features": self.features.to_dict()}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, values: dict) -> GLMConfig:
+        """Inverse of :meth:`to_dict` (unknown keys are a SpikebridgeConfigError naming them)."""
+        values = dict(values)
+        features = values.pop("features", {})
+        return make_glm_config(None, **values, **features)
 
 
-def _choose_C(Xr: np.ndarray, yr: np.ndarray, Cs: tuple[float, ...], max_iter: int) -> float:
-    """Pick C from ``Cs`` by log-loss on the last 20 % (in time) of the sampled rows, warm-started."""
-    cut = int(0.8 * yr.size)
-    if yr[:cut].all() or not yr[:cut].any() or cut == yr.size:
-        return min(Cs)  # too few rows to compare: the strongest regularisation
-    model = LogisticRegression(max_iter=max_iter, warm_start=True)
-    best_loss, best_C = np.inf, Cs[0]
-    for C in sorted(Cs):  # strong -> weak regularisation
-        model.set_params(C=C).fit(Xr[:cut], yr[:cut])
-        loss = log_loss(yr[cut:], model.predict_proba(Xr[cut:])[:, 1], labels=[False, True])
-        if loss < best_loss:
-            best_loss, best_C = loss, C
-    return best_C
+def make_glm_config(config: GLMConfig | None = None, **overrides) -> GLMConfig:
+    """``config`` (default ``GLMConfig()``) with ``overrides`` of GLMConfig or FeatureSpec fields."""
+    config = config or GLMConfig()
+    top = {f.name for f in fields(GLMConfig)}
+    feat = {f.name for f in fields(FeatureSpec)}
+    unknown = set(overrides) - top - feat
+    if unknown:
+        raise SpikebridgeConfigError(f"unknown GLM setting(s): {', '.join(sorted(unknown))}")
+    feature_kw = {k: v for k, v in overrides.items() if k in feat}
+    features = replace(config.features, **feature_kw) if feature_kw else config.features
+    return replace(config, features=features, **{k: v for k, v in overrides.items() if k in top})
 
 
-def _fit_unit(X, y, rows_pos, rows_neg, Cs, max_iter):
-    """Fit one unit's logistic regression on sampled rows; returns (coef (F,), intercept, C) on X's scale.
+def _sample(y: np.ndarray, lo: int, hi: int, neg_ratio: float, max_rows: int, rng) -> tuple:
+    """Rows of ``[lo, hi)``: spike rows and a seeded subsample of non-spike rows.
 
-    C is chosen from ``Cs`` on held-out sampled rows when several are given. The intercept gets the prior
-    correction for case-control sampling, ``log(kept fraction of non-spike rows) - log(kept fraction of
-    spike rows)``.
+    Returns (rows sorted, kept fraction of spike rows, kept fraction of non-spike rows).
     """
-    rows = np.sort(np.concatenate([rows_pos, rows_neg]))  # time order, so the held-out rows come last
-    Xr, yr = X[rows], y[rows]
-    C = Cs[0] if len(Cs) == 1 else _choose_C(Xr, yr, Cs, max_iter)
-    model = LogisticRegression(C=C, max_iter=max_iter).fit(Xr, yr)
-    n_pos = int(np.count_nonzero(y))
-    correction = np.log(rows_neg.size / (y.size - n_pos)) - np.log(rows_pos.size / n_pos)
-    return model.coef_[0], float(model.intercept_[0]) + correction, C
+    idx = np.arange(lo, hi)
+    pos, neg = idx[y[lo:hi]], idx[~y[lo:hi]]
+    n_pos, n_neg = pos.size, neg.size
+    if pos.size > max_rows // 2:
+        pos = rng.choice(pos, max_rows // 2, replace=False)
+    n_keep = int(min(neg.size, neg_ratio * max(pos.size, 1), max_rows - pos.size))
+    neg = rng.choice(neg, n_keep, replace=False)
+    rows = np.sort(np.concatenate([pos, neg]))
+    return rows, pos.size / max(n_pos, 1), n_keep / max(n_neg, 1)
 
 
 class CoupledGLMBaseline(Baseline):
-    """Per-unit L2 logistic regression on all units' recent spikes (coupled history GLM).
+    """Per-unit penalised logistic regression on own history and population coupling (coupled GLM).
 
     Parameters
     ----------
-    taus : tuple of float
-        Trace time constants in bins (ms at 1 ms binning) for lags >= 3.
-    Cs : tuple of float
-        Candidate inverse L2 strengths of scikit-learn's ``LogisticRegression`` (standardised features);
-        with several, each unit's C is chosen by log-loss on the last 20 % of its sampled training rows
-        (``C_`` after fitting). A single value is used as is.
-    neg_ratio : float
-        Non-spike training bins kept per spike bin (subsampling, intercept-corrected).
-    max_rows : int
-        Cap on training rows per unit.
-    min_spikes : int
-        Units with fewer training spikes get a constant rate model.
-    max_iter : int
-        L-BFGS iterations.
+    config : GLMConfig, optional
     n_jobs : int
-        Units fitted in parallel (threads).
+        Units fitted in parallel (threads, one BLAS thread each).
     chunk_rows : int
-        Rows per matrix product when predicting (bounds memory).
+        Bins per feature chunk when predicting (bounds memory).
     floor, seed : see ``Baseline``.
+    **overrides
+        GLMConfig or FeatureSpec fields, e.g. ``Cs=(1e-3,)`` or ``own_taus=(10.0,)``.
     """
 
     name = "glm"
+    state_format = 2  # pickles of other formats (earlier implementations) are refused
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "state_format": self.state_format}
+
+    def __setstate__(self, state: dict) -> None:
+        if state.get("state_format") != self.state_format:
+            raise SpikebridgeDataError(
+                "pickled CoupledGLMBaseline comes from an earlier spikebridge; refit it "
+                "(for example evaluate --recompute)"
+            )
+        self.__dict__.update(state)
 
     def __init__(
-        self,
-        taus=(4.0, 16.0),
-        Cs=(1e-4, 1e-3, 1e-2, 1e-1),
-        neg_ratio=5.0,
-        max_rows=40_000,
-        min_spikes=10,
-        max_iter=200,
-        n_jobs=2,
-        chunk_rows=20_000,
-        floor=1e-6,
-        seed=0,
-    ):
+        self, config: GLMConfig | None = None, n_jobs: int = 2, chunk_rows: int = 20_000,
+        floor: float = 1e-6, seed: int = 0, **overrides,
+    ):  # fmt: skip
         super().__init__(floor=floor, seed=seed)
-        Cs = tuple(float(c) for c in np.atleast_1d(Cs))
-        if not Cs or min(Cs) <= 0 or neg_ratio <= 0 or max_rows < 2 or min_spikes < 1 or not taus:
-            raise SpikebridgeConfigError(
-                f"invalid GLM setting: Cs={Cs}, neg_ratio={neg_ratio}, max_rows={max_rows}, "
-                f"min_spikes={min_spikes}, taus={taus}"
-            )
-        self.taus, self.Cs, self.neg_ratio = tuple(float(t) for t in taus), Cs, float(neg_ratio)
-        self.max_rows, self.min_spikes, self.max_iter = int(max_rows), int(min_spikes), int(max_iter)
+        if n_jobs < 1 or chunk_rows < 1:
+            raise SpikebridgeConfigError(f"n_jobs and chunk_rows must be >= 1, got {n_jobs}, {chunk_rows}")
+        self.glm = make_glm_config(config, **overrides)
         self.n_jobs, self.chunk_rows = int(n_jobs), int(chunk_rows)
 
     @property
     def config(self) -> dict:
-        keys = ("neg_ratio", "max_rows", "min_spikes", "max_iter", "n_jobs")
-        return {
-            **super().config,
-            "taus": list(self.taus),
-            "Cs": list(self.Cs),
-            **{k: getattr(self, k) for k in keys},
-        }
+        return {**super().config, "n_jobs": self.n_jobs, **self.glm.to_dict()}
 
-    def _sample_rows(self, y: np.ndarray, unit: int) -> tuple[np.ndarray, np.ndarray]:
-        """Spike rows and a seeded subsample of non-spike rows of one unit's target column."""
-        pos, neg = np.flatnonzero(y), np.flatnonzero(~y)
-        rng = np.random.default_rng([self.seed, unit])
-        if pos.size > self.max_rows // 2:
-            pos = np.sort(rng.choice(pos, self.max_rows // 2, replace=False))
-        n_keep = int(min(neg.size, self.neg_ratio * pos.size, self.max_rows - pos.size))
-        return pos, np.sort(rng.choice(neg, n_keep, replace=False))
+    # ---------------------------------------------------------------------------------------------
+    # fitting
+    # ---------------------------------------------------------------------------------------------
 
     def _fit(self, train: np.ndarray) -> None:
         real = np.flatnonzero(self.unit_mask_)
-        X = history_features(train[:-1, real], self.taus)  # (T - 1, F) inputs of each target row
-        self.mean_, self.std_ = X.mean(axis=0), X.std(axis=0)
-        self.std_[self.std_ == 0] = 1.0
-        X -= self.mean_
-        X /= self.std_
-        targets = train[1:, real]  # (T - 1, R)
-        coef = np.zeros((X.shape[1], real.size))
-        rates = targets.mean(axis=0)
-        bias = logit(np.clip(rates, self.floor, 1.0 - self.floor))
-        n_spk = targets.sum(axis=0)
-        fit_units = [
-            r for r in range(real.size) if min(n_spk[r], targets.shape[0] - n_spk[r]) >= self.min_spikes
-        ]
-        jobs = []
-        for r in fit_units:
-            pos, neg = self._sample_rows(targets[:, r], r)
-            jobs.append(delayed(_fit_unit)(X, targets[:, r], pos, neg, self.Cs, self.max_iter))
+        spikes = train[:, real]  # (T, R)
+        self.input_rates_ = spikes.mean(axis=0)  # (R,) starting point of the traces (stationary means)
+        feats = self._state().advance(spikes[:-1], self.n_jobs)  # inputs of rows 1..T-1, time last
+        targets = np.ascontiguousarray(spikes[1:].T)  # (R, T - 1) next-bin spikes
+        spec, R = self.glm.features, real.size
+        blocks = np.concatenate(
+            [np.repeat(np.arange(spec.n_blocks), R), spec.n_blocks + np.arange(len(spec.population_taus))]
+        )
+        shared_mean, shared_scale, shared_var = _normalise(feats.shared, blocks)  # in place, (F,) each
+        own_groups = np.repeat(np.arange(len(spec.own_taus)), R).reshape(-1, R)  # (n_own, R): one per tau
+        own_mean, own_std, _ = _normalise(feats.own, own_groups)  # in place, (n_own, R) each
+        layout = Layout(shared_scale, spec.n_categories, feats.own.shape[0], shared_var)
+        groups = np.concatenate(
+            [np.tile(np.arange(R), spec.n_blocks), np.full(len(spec.population_taus), -1)]
+        )
+        table = category_table(feats.categories.T, targets.T, spec.n_categories, self.glm.history_prior)
+        offsets = logit(np.clip(table, self.floor, 1.0 - self.floor))  # (n_cat, R) history log-odds
+
+        by_bin = np.ascontiguousarray(feats.shared.T)  # (T - 1, F): units gather rows, not columns
+        feats = Features(by_bin, feats.categories, feats.own)
+
+        def fit_one(r: int):
+            return self._fit_unit(feats, offsets[:, r], targets, r, layout, groups)
+
         with threadpool_limits(limits=1, user_api="blas"):  # parallel over units, not inside BLAS
-            results = Parallel(n_jobs=self.n_jobs, backend="threading")(jobs)
-        self.C_ = np.full(real.size, np.nan)  # (R,) chosen C per real unit (NaN: constant model)
-        for r, (w, b, C) in zip(fit_units, results, strict=True):
-            coef[:, r], bias[r], self.C_[r] = w, b, C
-        self.coef_ = coef / self.std_[:, None]  # (F, R) on raw features
-        self.intercept_ = bias - self.mean_ @ self.coef_  # (R,)
+            if self.n_jobs == 1:
+                fits = [fit_one(r) for r in range(R)]
+            else:
+                with ThreadPoolExecutor(self.n_jobs) as pool:
+                    fits = list(pool.map(fit_one, range(R)))
+        self._store(fits, layout, targets, (shared_mean, shared_scale), (own_mean, own_std), offsets)
+
+    def _fit_unit(self, feats: Features, offsets, targets, r: int, layout: Layout, groups: np.ndarray):
+        """Fit unit r (a UnitFit on the full-data scale), or None for a constant model.
+
+        ``feats.shared`` is bin-major here, (T, F), so that a unit's sampled rows are contiguous copies.
+        One case-control sample of all training rows; its rows before the cut fit, the later ones
+        (the validation bins) choose the penalties, and all of them refit.
+        """
+        cfg, y = self.glm, targets[r]
+        n = y.size
+        cut = int(round((1.0 - cfg.val_fraction) * n))
+        n_fit_spk = int(np.count_nonzero(y[:cut]))
+        if min(n_fit_spk, cut - n_fit_spk) < cfg.min_spikes or cut == n:
+            return None
+        rng = np.random.default_rng([self.seed, r])
+        rows, kept_pos, kept_neg = _sample(y, 0, n, cfg.neg_ratio, cfg.max_rows, rng)  # sorted in time
+        cats = feats.categories[r, rows].astype(np.intp)
+        own = np.ascontiguousarray(feats.own[:, r, rows].T)  # (n_rows, n_own)
+        every = UnitRows(feats.shared[rows], cats, own, offsets[cats].astype(np.float32), y[rows])
+        k = int(np.searchsorted(rows, cut))  # rows[:k] fit, rows[k:] validate
+        weight = np.where(y[rows[k:]], 1.0 / kept_pos, 1.0 / kept_neg)
+        groups = np.where(groups == r, -2, groups)  # (F,) the unit's own coupling columns stay out
+        shift = np.log(kept_pos) - np.log(kept_neg)
+        return fit_unit(every, k, weight, shift, layout, groups, self._settings(), cfg.refit)
+
+    def _settings(self) -> PathSettings:
+        c = self.glm
+        return PathSettings(
+            c.Cs, c.own_penalties, c.patience, c.gate, c.max_sources, c.spikes_per_source, c.min_spikes,
+            c.tol, c.max_iter,
+        )  # fmt: skip
+
+    def _store(self, fits: list, layout: Layout, targets, shared_stats, own_stats, offsets) -> None:
+        """Raw-scale weights of every real unit (constant-rate models for units not fitted)."""
+        R = targets.shape[0]
+        coef = np.zeros((layout.n_shared, R))  # (F, R) standardised scale first
+        cat = np.zeros((layout.n_cat, R))
+        own = np.zeros((layout.n_own, R))
+        bias = logit(np.clip(targets.mean(axis=1), self.floor, 1.0 - self.floor))
+        self.C_ = np.full(R, np.nan)  # chosen C per real unit (0: no coupling, NaN: constant model)
+        self.own_penalty_ = np.full(R, np.nan)
+        self.evaluations_ = np.zeros(R, np.int64)  # objective evaluations (work done) per unit
+        for r, fit in enumerate(fits):
+            if fit is not None:
+                coef[:, r], cat[:, r], own[:, r], bias[r] = layout.split(fit.theta)
+                cat[:, r] += offsets[:, r]
+                self.C_[r], self.own_penalty_[r], self.evaluations_[r] = (
+                    fit.C,
+                    fit.own_penalty,
+                    fit.evaluations,
+                )
+        (s_mean, s_std), (o_mean, o_std) = shared_stats, own_stats
+        self.coef_shared_ = coef / s_std[:, None]  # (F, R) per raw feature unit
+        self.coef_cat_ = cat  # (n_cat, R) log-odds of each category: history offset + correction
+        self.coef_own_ = own / o_std  # (n_own, R)
+        self.intercept_ = bias - s_mean @ self.coef_shared_ - (o_mean * self.coef_own_).sum(axis=0)
+
+    # ---------------------------------------------------------------------------------------------
+    # prediction and simulation
+    # ---------------------------------------------------------------------------------------------
+
+    def _logits(self, feats: Features) -> np.ndarray:
+        """(T, R) log-odds of the next bin from the features of T bins."""
+        z = feats.shared.T @ self.coef_shared_.astype(np.float32)  # (T, R)
+        cat = np.take_along_axis(self.coef_cat_, feats.categories.T.astype(np.intp), 0)  # (T, R)
+        z = z.astype(np.float64) + cat
+        z += np.einsum("krt,kr->tr", feats.own, self.coef_own_.astype(np.float32))
+        return z + self.intercept_
 
     def _predict(self, raster: np.ndarray) -> np.ndarray:
         real = np.flatnonzero(self.unit_mask_)
-        out = np.zeros((raster.shape[0] - 1, raster.shape[1]))
-        X = history_features(raster[:-1, real], self.taus)  # (T - 1, F)
-        for start in range(0, X.shape[0], self.chunk_rows):
+        inputs = raster[:-1, real]  # (T - 1, R) bins whose next bin is predicted
+        out = np.zeros((inputs.shape[0], raster.shape[1]))
+        state = self._state()
+        for start in range(0, inputs.shape[0], self.chunk_rows):
             rows = slice(start, start + self.chunk_rows)
-            out[rows, real] = expit(X[rows] @ self.coef_ + self.intercept_)
+            out[rows, real] = expit(self._logits(state.advance(inputs[rows], self.n_jobs)))
         return out
+
+    def _state(self) -> HistoryState:
+        """Feature state before the first bin of a raster (traces at the training stationary means)."""
+        return HistoryState(self.glm.features, self.input_rates_.size, self.input_rates_)
+
+    def _sim_start(self, prefix: np.ndarray) -> HistoryState:
+        state = self._state()
+        state.consume(prefix[:, self.unit_mask_])
+        return state
+
+    def _sim_proba(self, state: HistoryState) -> np.ndarray:
+        shared, cat, own = state.current()  # (F,), (R,), (n_own, R)
+        z = shared @ self.coef_shared_ + self.coef_cat_[cat, np.arange(cat.size)]
+        z += (own * self.coef_own_).sum(axis=0) + self.intercept_
+        out = np.zeros(self.unit_mask_.size)
+        out[self.unit_mask_] = expit(z)
+        return out
+
+    def _sim_push(self, state: HistoryState, spikes: np.ndarray) -> None:
+        state.step(spikes[self.unit_mask_])
+
+    # ---------------------------------------------------------------------------------------------
+    # coupling weights
+    # ---------------------------------------------------------------------------------------------
+
+    def coupling_kernel(self, n_lags: int) -> np.ndarray:
+        """Coupling filters: entry [k, i, j] is the change of unit j's log-odds for bin t + k + 1 per spike
+        of unit i in bin t (raw scale, other inputs fixed), k = 0 .. n_lags - 1.
+
+        Returns
+        -------
+        kernel : ndarray, shape (n_lags, N, N), float
+            NaN in padding rows and columns; zero diagonal (own history is the own block's).
+        """
+        spec, R = self.glm.features, int(self.unit_mask_.sum())
+        blocks = self.coef_shared_[: spec.n_blocks * R].reshape(spec.n_blocks, R, R)  # (B, i, j)
+        k = np.arange(int(n_lags))
+        decay = np.stack([np.exp(-k / tau) for tau in spec.coupling_taus]) if spec.coupling_taus else None
+        kern = np.zeros((k.size, R, R))
+        if spec.lag1 and k.size:
+            kern[0] += blocks[0]
+        if decay is not None:
+            kern += np.einsum("bk,bij->kij", decay, blocks[int(spec.lag1) :])
+        return self._to_columns(kern)
+
+    def coupling(self, kind: str = "sum") -> np.ndarray:
+        """Unit-to-unit coupling: entry [i, j] summarises the effect of unit i's spikes on unit j's
+        next-bin log-odds, on the raw scale (log-odds per spike).
+
+        ``"sum"`` adds the raw weights of all of unit i's coupling features in unit j's model: the jump of
+        j's log-odds in the bin right after i spikes (the kernel at lag 1). ``"integral"`` sums the kernel
+        over all lags (``lag-1 weight + sum_tau w_tau / (1 - exp(-1/tau))``), the total log-odds added by
+        one spike. The raw scale is used because standardised weights are multiplied by each trace's
+        standard deviation, which grows with unit i's firing rate and would rank pairs by activity rather
+        than influence. Diagonal 0 (own history has its own block); padding rows and columns NaN.
+
+        Returns
+        -------
+        coupling : ndarray, shape (N, N), float
+        """
+        if kind not in COUPLING_KINDS:
+            raise SpikebridgeConfigError(f"coupling kind must be one of {COUPLING_KINDS}, got {kind!r}")
+        if self.unit_mask_ is None:
+            raise SpikebridgeConfigError("CoupledGLMBaseline.coupling called before fit")
+        if kind == "sum":
+            return self.coupling_kernel(1)[0]
+        spec, R = self.glm.features, int(self.unit_mask_.sum())
+        blocks = self.coef_shared_[: spec.n_blocks * R].reshape(spec.n_blocks, R, R)
+        gains = [1.0] * int(spec.lag1) + [1.0 / (1.0 - np.exp(-1.0 / t)) for t in spec.coupling_taus]
+        return self._to_columns(np.einsum("b,bij->ij", np.array(gains), blocks)[None])[0]
+
+    def _to_columns(self, values: np.ndarray) -> np.ndarray:
+        """(L, R, R) real-unit values -> (L, N, N) with NaN padding and a zero diagonal."""
+        real = np.flatnonzero(self.unit_mask_)
+        out = np.full((values.shape[0], self.unit_mask_.size, self.unit_mask_.size), np.nan)
+        values = values.copy()
+        values[:, np.arange(real.size), np.arange(real.size)] = 0.0
+        out[:, real[:, None], real[None, :]] = values
+        return out
+
+
+def _moments(x: np.ndarray, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation (float64) of float32 ``x`` along its last axis, every ``stride``-th."""
+    sub = x[..., ::stride]
+    mean = sub.mean(axis=-1, dtype=np.float64)
+    var = np.square(sub - mean[..., None]).mean(axis=-1)
+    return mean, np.sqrt(var)
+
+
+def _group_scale(std: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """One scale per group of features: the root mean square of the group's nonzero stds (1 if none).
+
+    Unit features share their block's scale, so the penalty acts on log-odds per spike alike for rare
+    and frequent units; a per-feature std would leave a rare unit's weights nearly unpenalised.
+    """
+    scale = np.ones_like(std)
+    for g in np.unique(groups):
+        member = (groups == g) & (std > 0)
+        if member.any():
+            scale[groups == g] = np.sqrt(np.mean(std[member] ** 2))
+    return scale
+
+
+def _normalise(x: np.ndarray, groups: np.ndarray) -> tuple:
+    """Centre float32 ``x`` in place along its last (time) axis and divide it by its group scales.
+
+    Returns (mean, scale, variance after scaling) in float64, shaped as ``x`` without the last axis;
+    ``groups`` has that shape too. Moments come from at most about 20 000 evenly spaced bins.
+    """
+    mean, std = _moments(x, stride=max(1, x.shape[-1] // 20_000))
+    scale = _group_scale(std, groups)
+    x -= mean[..., None].astype(x.dtype)
+    x /= scale[..., None].astype(x.dtype)
+    return mean, scale, (std / scale) ** 2

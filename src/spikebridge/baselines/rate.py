@@ -12,6 +12,8 @@ class RateBaseline(Baseline):
 
     Its per-unit ROC-AUC is exactly 0.5 (a constant per unit), yet its pooled ROC-AUC can be high,
     because pooling rewards ranking active units above quiet ones. Every table shows it for that reason.
+    Run free (``simulate``), it is an independent Bernoulli process at each unit's training rate: the
+    "Poisson" floor of realism comparisons.
     """
 
     name = "rate"
@@ -21,3 +23,13 @@ class RateBaseline(Baseline):
 
     def _predict(self, raster: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.rates_, (raster.shape[0] - 1, raster.shape[1])).copy()
+
+    # free-running simulation: a Bernoulli process at each unit's training rate (no state)
+    def _sim_start(self, prefix: np.ndarray) -> None:
+        return None
+
+    def _sim_proba(self, state) -> np.ndarray:
+        return self.rates_.copy()
+
+    def _sim_push(self, state, spikes: np.ndarray) -> None:
+        return None

@@ -1,4 +1,5 @@
-"""``spikebridge evaluate``: every model and baseline side by side on one test part, with intervals."""
+"""``spikebridge evaluate``: every model and baseline side by side on each test part, with intervals,
+and one comparison table of a neural model against the time-aware baselines over recordings."""
 
 from __future__ import annotations
 
@@ -8,39 +9,39 @@ import typer
 from rich.table import Table
 
 from spikebridge.cli._console import console
+from spikebridge.cli.data_commands import SAMPLING_RATE_HELP, UNITS_HELP, read_options
 from spikebridge.experiments.evaluate import DEFAULT_MODELS
-from spikebridge.preprocess import PrepareConfig
 from spikebridge.report.html import EVAL_COLUMNS as COLUMNS
-from spikebridge.report.html import format_metric
+from spikebridge.report.html import TEST_HEADER, caption, format_metric, significance_rows, verdict
+
+TEST_TITLES = {
+    "roc_auc": "per-unit ROC-AUC: two-sided Wilcoxon signed-rank tests paired over units (Holm over the evaluation)",
+    "bits_per_spike": "per-unit bits/spike: two-sided Wilcoxon signed-rank tests paired over units (Holm over the evaluation)",
+}  # fmt: skip
 
 
 def print_report(report) -> None:
-    """The side-by-side table and the significance tests of an EvaluationReport."""
-    first = next(iter(report.results.values()))
-    level = int(round(100 * first.level))
-    title = (
-        f"{report.source} -> {report.target} test part: {first.n_bins} bins x {first.n_units} units, "
-        f"{first.n_spikes} spikes, chance AP (spike probability) {report.chance:.4f}; {level}% block-bootstrap intervals"
-    )
-    table = Table(title=title)
+    """The side-by-side table and the significance tests of an EvaluationReport (one table per metric)."""
+    table = Table(title=f"{report.source} -> {report.target} test part", caption=caption(report))
     table.add_column("model")
     for _, label in COLUMNS:
         table.add_column(label, justify="right")
     for model, res in report.results.items():
         table.add_row(model, *(format_metric(res, key) for key, _ in COLUMNS))
     console.print(table)
-    tests = Table(title="significance over units (two-sided, units paired)")
-    for col in ("model", "against", "metric", "test", "n", "statistic", "p", "median effect"):
-        tests.add_column(col, justify="right" if col in ("n", "statistic", "p", "median effect") else "left")
-    for t in report.tests:
-        p = t.get("p_value")
-        tests.add_row(
-            t["model"], t["against"], t.get("metric", "roc_auc"), t["test"], str(t["n"]),
-            "-" if t.get("statistic") is None else f"{t['statistic']:.1f}",
-            "-" if p is None else f"{p:.2g}",
-            "-" if t.get("effect") is None else f"{t['effect']:+.4f}",
-        )  # fmt: skip
-    console.print(tests)
+    for metric, title in TEST_TITLES.items():
+        records = [t for t in report.tests if t.get("metric", "roc_auc") == metric]
+        if not records:
+            continue
+        tests = Table(title=title)
+        for col in TEST_HEADER:
+            tests.add_column(col, justify="left" if col in ("model", "against", "verdict") else "right")
+        for row in significance_rows(records):
+            tests.add_row(*(str(c) for c in row))
+        console.print(tests)
+    line = verdict(report)
+    if line:
+        console.print(line)
 
 
 def print_comparison(rows, baselines: tuple[str, ...]) -> None:
@@ -92,11 +93,14 @@ def evaluate_cmd(
     recompute: bool = typer.Option(False, help="Refit models even when a fitted one is cached."),
     out: Path = typer.Option(Path("spikebridge-out/evaluate"), "--out"),
     data_root: Path = typer.Option(None, "--data-root"),
+    sampling_rate: float = typer.Option(None, "--sampling-rate", help=SAMPLING_RATE_HELP),
+    units: str = typer.Option(None, "--units", help=UNITS_HELP),
 ) -> None:
     """Score every model side by side on each recording's test part; one comparison table over recordings."""
     from spikebridge.catalog import load_catalog, resolve_data_root
     from spikebridge.errors import SpikebridgeConfigError
     from spikebridge.experiments.evaluate import EvaluateConfig
+    from spikebridge.preprocess import PrepareConfig
 
     if all_recordings:
         root = resolve_data_root(data_root)
@@ -105,9 +109,10 @@ def evaluate_cmd(
         raise SpikebridgeConfigError("give at least one recording, or --all")
     if target and len(recordings) > 1:
         raise SpikebridgeConfigError("--target needs exactly one recording")
+    prepare = PrepareConfig(n_units=n_units, read=tuple(read_options(sampling_rate, units).items()))
     configs = [
-        EvaluateConfig(source=r, target=target, models=tuple(models.split(",")), profile=profile, seed=seed,
-                       max_epochs=epochs, n_boot=n_boot, prepare=PrepareConfig(n_units=n_units))
+        EvaluateConfig(source=r, target=target, models=tuple(m.strip() for m in models.split(",") if m.strip()), profile=profile, seed=seed,
+                       max_epochs=epochs, n_boot=n_boot, prepare=prepare)
         for r in recordings
     ]  # fmt: skip
     reports = [_evaluate_one(cfg, out, data_root, recompute, verbose=len(configs) == 1) for cfg in configs]

@@ -12,7 +12,16 @@ import warnings
 import typer
 
 from spikebridge import __version__
-from spikebridge.cli import data_commands, eval_commands, matrix_commands, model_commands, study_commands
+from spikebridge.cli import (
+    data_commands,
+    eval_commands,
+    explain_commands,
+    generate_commands,
+    matrix_commands,
+    model_commands,
+    quantformer_commands,
+    study_commands,
+)
 from spikebridge.errors import SpikebridgeError
 
 app = typer.Typer(
@@ -28,6 +37,9 @@ model_commands.register(app)
 matrix_commands.register(app)
 eval_commands.register(app)
 study_commands.register(app)
+explain_commands.register(app)
+generate_commands.register(app)
+quantformer_commands.register(app)
 
 
 @app.callback(invoke_without_command=True)

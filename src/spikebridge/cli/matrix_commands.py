@@ -32,6 +32,12 @@ def matrix_cmd(
     ),
     data_root: Path = typer.Option(None, "--data-root"),
     figures: bool = typer.Option(True, help="Write the heatmaps, bars and proximity map."),
+    proximity_model: str = typer.Option(
+        None, help="Model of the proximity map (default: the first neural model of --models)."
+    ),
+    proximity_margin: bool = typer.Option(
+        False, help="Proximity map from the per-unit ROC-AUC's margin over each target's rate baseline."
+    ),
 ) -> None:
     """Train on each recording, generate every recording's test part, summarise as the paper's Table 2."""
     from spikebridge.catalog import load_catalog, resolve_data_root
@@ -59,14 +65,18 @@ def matrix_cmd(
         f"computed {stats['computed']['fit']} fits and {stats['computed']['score']} scores, "
         f"skipped {stats['skipped']} finished cells, in {stats['seconds'] / 60:.1f} min"
     )
-    report_matrix(run, stats, figures)
+    report_matrix(run, stats, figures, proximity_model, proximity_margin)
 
 
-def report_matrix(run, stats: dict, figures: bool) -> None:
+def report_matrix(
+    run, stats: dict, figures: bool, proximity_model: str | None = None, proximity_margin: bool = False
+) -> None:
     """Print Table 2 and seeds; write the summary JSON and figures next to the store."""
     from spikebridge.report.matrix import build_matrix_outputs
 
-    outputs = build_matrix_outputs(run, stats, figures=figures)
+    outputs = build_matrix_outputs(
+        run, stats, figures=figures, proximity_model_name=proximity_model, proximity_margin=proximity_margin
+    )
     for title, rows, models in outputs["tables"]:
         table = Table(title=title)
         table.add_column("group")

@@ -14,42 +14,24 @@ from spikebridge.cli._console import console
 EVALUATED = ("slice_210511001", "ibl_NYU-40_2021-04-14_001")
 
 
-def _datasets_section(root: Path) -> tuple[str, list[dict]]:
+def _dataset_records(root: Path, prep_cfg) -> list[dict]:
+    """One record per recording present under ``root``: its summary, and for spikes its prepared parts."""
     from spikebridge.data.summary import summarize
     from spikebridge.experiments.prepared import get_prepared
-    from spikebridge.report.html import _table
 
-    rows, records = [], []
+    records = []
     for name, entry in load_catalog().items():
         if not entry.present(root):
             continue
         rec = entry.load(root)
-        s = summarize(rec)
-        row = {"name": name, "preparation": entry.preparation, "kind": entry.kind, **s.to_dict()}
+        row = {"name": name, "preparation": entry.preparation, "kind": entry.kind, **summarize(rec).to_dict()}
         if entry.kind == "spikes":
-            prep, _ = get_prepared(name, data_root=root, recording=rec)
+            prep, _ = get_prepared(name, prep_cfg, data_root=root, recording=rec)
             sm = prep.summary()
-            row.update(
-                {f"spike_fraction_{k}": v for k, v in sm["spike_fraction"].items()}, spans=sm["spans_s"]
-            )
+            row.update({f"spike_fraction_{k}": v for k, v in sm["spike_fraction"].items()})
+            row.update(spans=sm["spans_s"], data_hash=sm["data_hash"])
         records.append(row)
-        rows.append([
-            name, entry.preparation, s.n_units, f"{s.duration_s:.1f}",
-            "-" if entry.kind == "calcium" else f"{s.mean_rate_hz:.2f}",
-            "-" if entry.kind == "calcium" else f"{s.spike_fraction:.4f}",
-            " / ".join(f"{row.get(f'spike_fraction_{k}', float('nan')):.4f}" for k in ("fit", "val", "test"))
-            if entry.kind == "spikes" else "-",
-        ])  # fmt: skip
-    header = [
-        "recording",
-        "preparation",
-        "units",
-        "duration s",
-        "rate Hz",
-        "spiking bins",
-        "train / val / test spike fraction",
-    ]
-    return _table(header, rows), records
+    return records
 
 
 def study_cmd(
@@ -69,84 +51,168 @@ def study_cmd(
     executor: str = typer.Option("local", help="Matrix executor: local | ray | inline."),
     address: str = typer.Option(None, help="Ray cluster address."),
     skip_matrix: bool = typer.Option(False, help="Only the datasets and the evaluation tables."),
+    explain: bool = typer.Option(False, help="Add what the evaluated Dice transformers learned (explain)."),
+    realism_seconds: float = typer.Option(
+        60.0, help="Seconds per generated trial in the realism section (at most half the test part; 0: none)."
+    ),
 ) -> None:
     """Datasets, side-by-side evaluation (slice and in vivo), the cross-recording matrix, one HTML report."""
     from spikebridge.atomic import write_text_atomic
     from spikebridge.preprocess import PrepareConfig
-    from spikebridge.report.html import render
+    from spikebridge.report.engine import write_report
+    from spikebridge.report.study import study_report
+    from spikebridge.report.study_summary import study_summary, write_study_summary
 
     start = time.perf_counter()
     root = resolve_data_root(data_root)
     out.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]study[/bold] on {root} -> {out}")
-    table_html, records = _datasets_section(root)
-    sections = [("Recordings", table_html)]
     prep_cfg = PrepareConfig(n_units=n_units)
+    records = _dataset_records(root, prep_cfg)
+    seconds = {"recordings": time.perf_counter() - start}
+    hashes = {r["name"]: r["data_hash"] for r in records if "data_hash" in r}
+    configs = {"prepare": prep_cfg.to_dict()}
     names = evaluate or [n for n in EVALUATED if load_catalog()[n].present(root)]
-    body = _evaluation_html(names, root, out, profile, n_boot, prep_cfg)
-    sections.append(("Prediction of held-out test bins: models and baselines side by side", body))
+    evaluations = [_evaluation(name, root, out, profile, n_boot, prep_cfg) for name in names]
+    for e in evaluations:
+        seconds[f"evaluate {e.report.source}"] = e.seconds
+        configs[f"evaluate {e.report.source}"] = e.report.config
+    matrix_art = None
     if not skip_matrix:
         recs = matrix or [n for n, e in load_catalog().items() if e.kind == "spikes" and e.present(root)]
-        sections.append(
-            (
-                "Cross-recording generation matrix",
-                _matrix_section(recs, root, out, profile, prep_cfg, executor, address),
-            )
-        )
-    minutes = (time.perf_counter() - start) / 60
-    sections.append(("Run", f"<p>Whole study: {minutes:.1f} min on this machine.</p>"))
-    report_path = out / "report.html"
-    write_text_atomic(report_path, render("spikebridge study report", sections))
+        matrix_art, matrix_hashes = _matrix(recs, root, out, profile, prep_cfg, executor, address)
+        hashes.update(matrix_hashes)
+        seconds["matrix"], configs["matrix"] = matrix_art.stats["seconds"], matrix_art.config
+    hashes.update(_missing_hashes(names, hashes, root, prep_cfg))
+    capabilities = []
+    if realism_seconds > 0:
+        t0 = time.perf_counter()
+        capabilities.append(_realism(names, root, out, profile, prep_cfg, realism_seconds))
+        seconds["realism"] = time.perf_counter() - t0
+    if explain:
+        t0 = time.perf_counter()
+        capabilities.append(_explain(names, root, out, profile))
+        seconds["explain"] = time.perf_counter() - t0
+    seconds["whole study"] = time.perf_counter() - start
+    report = study_report(
+        records, evaluations, matrix_art, hashes, configs, seconds, capabilities=capabilities
+    )
+    report_path = write_report(report, out / "report.html")
     write_text_atomic(out / "datasets.json", json.dumps(records, indent=1, default=str))
-    console.print(f"report: {report_path} ({minutes:.1f} min)")
+    settings = {
+        "profile": profile,
+        "seed": 0,
+        "n_boot": n_boot,
+        "n_units": n_units,
+        "skip_matrix": skip_matrix,
+    }
+    summary_path = write_study_summary(
+        out / "study_summary.json",
+        study_summary(
+            [e.report for e in evaluations],
+            matrix_art and matrix_art.outputs,
+            matrix_art and matrix_art.stats,
+            settings,
+            seconds["whole study"] / 60,
+        ),
+    )
+    console.print(
+        f"report: {report_path} ({seconds['whole study'] / 60:.1f} min); results summary: {summary_path}"
+    )
 
 
-def _evaluation_html(names, root: Path, out: Path, profile: str, n_boot: int, prep_cfg) -> str:
-    """Evaluate every model on each recording; print the tables; return the report's HTML."""
-    from spikebridge.cli.eval_commands import print_report
-    from spikebridge.experiments.evaluate import EvaluateConfig, run_evaluation
-    from spikebridge.report.evaluation import write_evaluation
-    from spikebridge.report.html import evaluation_section, relative
+def _explain(names, root: Path, out: Path, profile: str):
+    """What each evaluated recording's Dice transformer learned, reusing the evaluation's fitted models."""
+    from spikebridge.experiments.explain import ExplainConfig
+    from spikebridge.experiments.explain_study import explain_shipped
+    from spikebridge.report.explain import shipped_section, write_shipped
 
-    parts = []
+    shipped = explain_shipped(ExplainConfig(), out / "explain", root, tuple(names), profile, console.print,
+                              models_dir=out / "evaluate" / "models")  # fmt: skip
+    shared, per_report = write_shipped(shipped, out / "explain")
+    return shipped_section(shipped, shared, per_report)
+
+
+def _realism(names, root: Path, out: Path, profile: str, prep_cfg, seconds: float):
+    """Generate 5 trials from each evaluated recording's bridge model (BCE); compare them with its test part."""
+    from spikebridge.errors import SpikebridgeError
+    from spikebridge.experiments.evaluate import fitted_model_dir
+    from spikebridge.experiments.generation import GenerationRequest, generate_recording
+    from spikebridge.experiments.prepared import get_prepared, recording_key
+    from spikebridge.experiments.realism import run_realism
+    from spikebridge.experiments.zoo import ModelSpec
+    from spikebridge.io.generated import read_generated, write_generated
+    from spikebridge.report.realism import realism_section, write_realism
+
+    results, notes = [], []
     for name in names:
-        console.print(f"[bold]evaluate[/bold] {name}")
-        cfg = EvaluateConfig(source=name, profile=profile, n_boot=n_boot, prepare=prep_cfg)
-        report = run_evaluation(cfg, out / "evaluate", root, log=console.print)
-        print_report(report)
-        _, fig_path = write_evaluation(report, out, report.source)
-        parts.append(evaluation_section(report, relative(fig_path, out)))
-    return "\n".join(parts)
+        key = recording_key(name)
+        ckpt = (
+            fitted_model_dir(out / "evaluate", key, ModelSpec("bridge", "bce", profile=profile)) / "best.ckpt"
+        )
+        span = min(seconds, get_prepared(name, prep_cfg, data_root=root)[0].test.duration / 2)
+        if not ckpt.is_file() or span < 4.0:
+            notes.append(
+                f"{key}: no realism ({'no BCE model' if not ckpt.is_file() else 'test part under 8 s'})."
+            )
+            continue
+        console.print(f"[bold]realism[/bold] {key}: 5 trials x {span:g} s")
+        try:
+            gen = generate_recording(GenerationRequest(str(ckpt), name, span, trials=5), root, progress=True)
+            path = write_generated(gen, out / "realism" / f"generated_{key}.nwb")
+            result = run_realism(
+                read_generated(path),
+                name,
+                out / "realism",
+                root,
+                log=console.print,
+                models_dir=out / "evaluate",
+            )  # fmt: skip; scored on the file as written
+        except SpikebridgeError as exc:
+            notes.append(f"{key}: no realism ({exc}).")
+            continue
+        results.append((result, write_realism(result, out / "realism")[1:]))
+    return realism_section(results, tuple(notes))
 
 
-def _matrix_section(
-    recs, root: Path, out: Path, profile: str, prep_cfg, executor: str, address: str | None
-) -> str:
+def _missing_hashes(names, known: dict, root: Path, prep_cfg) -> dict[str, str]:
+    """Data hashes of evaluated recordings not in ``known`` (files given by path), from the prepared cache."""
+    from spikebridge.experiments.prepared import get_prepared, recording_key
+
+    missing = [n for n in names if recording_key(n) not in known]
+    return {recording_key(n): get_prepared(n, prep_cfg, data_root=root)[0].data_hash() for n in missing}
+
+
+def _evaluation(name: str, root: Path, out: Path, profile: str, n_boot: int, prep_cfg):
+    """Evaluate every model on one recording; print the tables; return what the report needs."""
+    from spikebridge.cli.eval_commands import print_report
+    from spikebridge.experiments.evaluate import EvaluateConfig, fitted_model_dir, run_evaluation
+    from spikebridge.report.evaluation import write_evaluation
+    from spikebridge.report.study import EvaluationArtifacts, read_histories
+
+    console.print(f"[bold]evaluate[/bold] {name}")
+    start = time.perf_counter()
+    cfg = EvaluateConfig(source=name, profile=profile, n_boot=n_boot, prepare=prep_cfg)
+    report = run_evaluation(cfg, out / "evaluate", root, log=console.print)
+    print_report(report)
+    _, fig_path = write_evaluation(report, out, report.source)
+    dirs = {m: fitted_model_dir(out / "evaluate", report.source, cfg.spec(m)) for m in cfg.models}
+    return EvaluationArtifacts(report, fig_path, read_histories(dirs), time.perf_counter() - start)
+
+
+def _matrix(recs, root: Path, out: Path, profile: str, prep_cfg, executor: str, address: str | None):
+    """Run (or resume) the matrix; return what the report needs and the prepared recordings' hashes."""
     from spikebridge.experiments.matrix import MatrixConfig, MatrixRun
     from spikebridge.report.matrix import build_matrix_outputs
+    from spikebridge.report.study import MatrixArtifacts, read_histories
 
     config = MatrixConfig(recordings=tuple(recs), profile=profile, prepare=prep_cfg)
     run = MatrixRun(config, out / "matrix", root, log=console.print)
     stats = run.execute(executor=executor, address=address)
-    return _matrix_html(build_matrix_outputs(run, stats), stats, out)
-
-
-def _matrix_html(outputs: dict, stats: dict, out: Path) -> str:
-    from spikebridge.report.html import _table, relative
-
-    parts = [
-        f"<p>{stats['computed']['fit']} fits and {stats['computed']['score']} scores computed, "
-        f"{stats['skipped']} finished cells reused, in {stats['seconds'] / 60:.1f} min.</p>"
-    ]
-    for title, rows, models in outputs["tables"]:
-        parts.append(f"<h3>{title}</h3>")
-        parts.append(_table(["group", *models, "cells", "units scored"],
-                            [[g, *cells, n, units] for g, cells, n, units in rows]))  # fmt: skip
-    parts += [f"<p>{line}</p>" for line in outputs["notes"]]
-    for path in outputs["figures"]:
-        rel = relative(path, out)
-        parts.append(f"<p><a href='{rel}'>{rel}</a></p>" if rel.endswith(".html") else f"<img src='{rel}'>")
-    return "\n".join(parts)
+    model = "paper-dice" if "paper-dice" in config.models else config.models[0]
+    histories = read_histories({run.keys[r]: run.model_dir(r, model) for r in config.recordings})
+    hashes = {run.keys[r]: p.data_hash() for r, p in run.preps.items()}
+    return MatrixArtifacts(build_matrix_outputs(run, stats), stats, histories, config.to_dict()), hashes
 
 
 def register(app: typer.Typer) -> None:

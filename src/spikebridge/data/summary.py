@@ -18,6 +18,8 @@ class RecordingSummary:
     n_units : int
         Units (spikes) or ROIs (calcium).
     duration_s : float
+        Recorded time (for spikes: from the recording's start, or its first spike when the file gives
+        no start, to its end).
     mean_rate_hz : float
         Mean firing rate over units (spikes only; NaN for calcium).
     spike_fraction : float
@@ -43,17 +45,18 @@ def summarize(rec: SpikeTrains | Traces, bin_size: float = 1e-3) -> RecordingSum
     """Summarise spike trains (rates, 1 ms spiking-bin fraction) or calcium traces (shape only)."""
     if isinstance(rec, Traces):
         return RecordingSummary(rec.n_rois, rec.duration, float("nan"), float("nan"), 0, 0)
-    n_bins = int(round(rec.duration / bin_size))
+    start = rec.start
+    n_bins = max(1, int(round(rec.length / bin_size)))
     occupied = multi = 0
     for t in rec.times:
         if t.size:
-            _, counts = np.unique(np.floor(t / bin_size).astype(np.int64), return_counts=True)
+            _, counts = np.unique(np.floor((t - start) / bin_size).astype(np.int64), return_counts=True)
             occupied += counts.size
             multi += int(np.count_nonzero(counts > 1))
     counts = rec.spike_counts
     return RecordingSummary(
         n_units=rec.n_units,
-        duration_s=rec.duration,
+        duration_s=rec.length,
         mean_rate_hz=float(rec.rates.mean()),
         spike_fraction=occupied / (n_bins * rec.n_units),
         silent_units=int(np.count_nonzero(counts == 0)),

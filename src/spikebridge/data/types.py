@@ -75,15 +75,20 @@ class SpikeTrains:
     Attributes
     ----------
     times : tuple of ndarray
-        One float64 array per unit: spike times in seconds from the start of the recording,
-        sorted, finite and non-negative. Units with no spikes hold an empty array.
+        One float64 array per unit: spike times in seconds on the recording's clock, sorted, finite
+        and non-negative. Units with no spikes hold an empty array.
     duration : float
-        Length of the recording in seconds; every spike time is below it.
+        Time on that clock at which the recording ends, seconds (its length when the clock starts at
+        0, as in most files); every spike time is below it.
     info : RecordingInfo
     unit_ids : ndarray, shape (n_units,)
         Identifier of each unit in the source file.
     unit_meta : dict of str to ndarray
         Per-unit columns (positions, depth, cell class, ...), each of length n_units.
+    t_start : float or None
+        Time on the clock at which the recording starts (0 for files whose times count from their
+        own start); None when the file does not say, in which case the recording is taken to start
+        at its first spike (see :attr:`start`).
     """
 
     times: tuple[np.ndarray, ...]
@@ -91,6 +96,7 @@ class SpikeTrains:
     info: RecordingInfo
     unit_ids: np.ndarray | None = None
     unit_meta: dict[str, np.ndarray] = field(default_factory=dict)
+    t_start: float | None = 0.0
 
     def __post_init__(self) -> None:
         src = self.info.source or self.info.name
@@ -99,13 +105,19 @@ class SpikeTrains:
             raise SpikebridgeDataError(f"{src}: the recording has zero units")
         if not np.isfinite(self.duration) or self.duration <= 0:
             raise SpikebridgeDataError(f"{src}: duration must be positive, got {self.duration}")
+        if self.t_start is not None and not 0 <= self.t_start < self.duration:
+            raise SpikebridgeDataError(
+                f"{src}: start time {self.t_start:g} s must lie in [0, {self.duration:g}) s"
+            )
+        first = 0.0 if self.t_start is None else float(self.t_start)
         for i, t in enumerate(times):
             if t.size == 0:
                 continue
             if not np.all(np.isfinite(t)):
                 raise SpikebridgeDataError(f"{src}: unit {i} has NaN or infinite spike times")
-            if t[0] < 0:
-                raise SpikebridgeDataError(f"{src}: unit {i} has a negative spike time ({t[0]:g} s)")
+            if t[0] < first:
+                where = "a negative spike time" if first == 0 else f"a spike before the start ({first:g} s):"
+                raise SpikebridgeDataError(f"{src}: unit {i} has {where} ({t[0]:g} s)")
             if np.any(np.diff(t) < 0):
                 raise SpikebridgeDataError(f"{src}: unit {i} has unsorted spike times")
             if t[-1] >= self.duration:
@@ -123,6 +135,21 @@ class SpikeTrains:
         object.__setattr__(self, "times", times)
         object.__setattr__(self, "unit_ids", ids)
         object.__setattr__(self, "duration", float(self.duration))
+        if self.t_start is not None:
+            object.__setattr__(self, "t_start", float(self.t_start))
+
+    @property
+    def start(self) -> float:
+        """Start of the recording on its clock: ``t_start``, or the first spike when the file gives none."""
+        if self.t_start is not None:
+            return self.t_start
+        firsts = [t[0] for t in self.times if t.size]
+        return float(min(firsts)) if firsts else 0.0
+
+    @property
+    def length(self) -> float:
+        """Recorded time in seconds, ``duration - start``."""
+        return self.duration - self.start
 
     @property
     def n_units(self) -> int:
@@ -135,8 +162,8 @@ class SpikeTrains:
 
     @property
     def rates(self) -> np.ndarray:
-        """Mean firing rate per unit in Hz, shape (n_units,)."""
-        return self.spike_counts / self.duration
+        """Mean firing rate per unit in Hz over the recorded time, shape (n_units,)."""
+        return self.spike_counts / self.length
 
     def select_units(self, index: np.ndarray) -> SpikeTrains:
         """Return the units at ``index`` (in that order)."""
@@ -161,7 +188,7 @@ class SpikeTrains:
         for t in self.times:
             lo, hi = np.searchsorted(t, [start, stop], side="left")
             cut.append(t[lo:hi] - start)
-        return replace(self, times=tuple(cut), duration=float(stop - start))
+        return replace(self, times=tuple(cut), duration=float(stop - start), t_start=0.0)
 
 
 @dataclass(frozen=True)

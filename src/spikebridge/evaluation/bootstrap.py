@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from spikebridge.errors import SpikebridgeConfigError
+from spikebridge.evaluation.result_types import MetricValue
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,33 @@ class Resampler:
         """Percentile interval of replicates (B, ...) at ``level``."""
         return percentile_interval(reps, self.level)
 
+    def value(self, name: str, point: float, reps: np.ndarray) -> MetricValue:
+        """A ``MetricValue``: the point estimate and the percentile interval of its replicates (B,)."""
+        low, high = self.interval(reps)
+        return MetricValue(name, float(point), low, high)
+
+    def unit_values(self, key: str, point: np.ndarray, reps: np.ndarray) -> list[MetricValue]:
+        """``{key}_unit_mean`` and ``{key}_unit_median`` over scored units (finite ``point``), with intervals.
+
+        Parameters
+        ----------
+        key : str
+        point : ndarray, shape (R,)
+            Per-unit values (NaN for units that cannot be scored, which are left out).
+        reps : ndarray, shape (B, R)
+            Their bootstrap replicates (a resample may lose a unit's spikes: NaN is left out).
+        """
+        ok = np.isfinite(point)
+        if not ok.any():
+            return [MetricValue(f"{key}_unit_{s}", np.nan, np.nan, np.nan) for s in ("mean", "median")]
+        reps = np.where(np.isfinite(reps[:, ok]), reps[:, ok], np.nan)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN replicate rows give NaN
+            return [
+                self.value(f"{key}_unit_mean", point[ok].mean(), np.nanmean(reps, axis=1)),
+                self.value(f"{key}_unit_median", np.median(point[ok]), np.nanmedian(reps, axis=1)),
+            ]
+
 
 def segment_sums(values: np.ndarray, segment_len: int) -> np.ndarray:
     """Sum ``values`` over consecutive segments of ``segment_len`` bins along the time axis.
@@ -196,3 +224,180 @@ def percentile_interval(replicates: np.ndarray, level: float = 0.95, axis: int =
     if np.ndim(low) == 0:
         return float(low), float(high)
     return low, high
+
+
+# --------------------------------------------------------------------------------------------------
+# Block length from the data
+# --------------------------------------------------------------------------------------------------
+
+BLOCK_RULE = "population-count autocorrelation"
+
+
+@dataclass(frozen=True)
+class BlockLength:
+    """A bootstrap block length chosen from the data, and why.
+
+    Attributes
+    ----------
+    bins : int
+        Block length in bins.
+    seconds : float
+        The same in seconds.
+    acf_lag_s : float
+        First lag (s, on the ``resolution_s`` grid) from which the population-count autocorrelation
+        stays below ``threshold`` for ``persist_s``; NaN when it never does within ``max_s`` or the
+        count is constant.
+    threshold, resolution_s, min_s, max_s, persist_s : float
+        The rule's settings (see :func:`block_length_from_counts`).
+    limited_by : str
+        "autocorrelation" (the lag decided), "minimum" (the lag was shorter than ``min_s``),
+        "maximum" (the autocorrelation stayed above ``threshold`` up to ``max_s``) or "constant".
+    source : str
+        What the counts came from (e.g. "test targets").
+    """
+
+    bins: int
+    seconds: float
+    acf_lag_s: float
+    threshold: float
+    resolution_s: float
+    min_s: float
+    max_s: float
+    limited_by: str
+    source: str = ""
+    persist_s: float = 1.0
+
+    def describe(self) -> str:
+        """E.g. "5.0 s blocks (population-count autocorrelation < 0.1 from 4.9 s; test targets)"."""
+        if self.limited_by == "autocorrelation":
+            why = f"population-count autocorrelation < {self.threshold:g} from {self.acf_lag_s:.1f} s on"
+        elif self.limited_by == "minimum":
+            why = f"autocorrelation < {self.threshold:g} already at {self.acf_lag_s:.1f} s; minimum {self.min_s:g} s"
+        elif self.limited_by == "maximum":
+            why = f"autocorrelation still >= {self.threshold:g} at the maximum of {self.max_s:.1f} s"
+        else:
+            why = "constant population count; minimum length"
+        return f"{self.seconds:.1f} s blocks ({why}{'; ' + self.source if self.source else ''})"
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["acf_lag_s"] = None if not np.isfinite(self.acf_lag_s) else float(self.acf_lag_s)
+        return out
+
+
+def autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
+    """Sample autocorrelation of a series at lags 0..max_lag (biased estimator, via FFT).
+
+    Parameters
+    ----------
+    x : ndarray, shape (T,)
+    max_lag : int
+
+    Returns
+    -------
+    acf : ndarray, shape (min(max_lag, T - 1) + 1,)
+        ``acf[0] == 1``; NaN everywhere when ``x`` is constant.
+    """
+    x = np.asarray(x, dtype=float).ravel()
+    x = x - x.mean()
+    n = x.size
+    max_lag = int(min(max_lag, n - 1))
+    denom = float(x @ x)
+    if denom == 0.0:
+        return np.full(max_lag + 1, np.nan)
+    size = 1 << int(np.ceil(np.log2(2 * n)))  # zero padding: a linear, not circular, correlation
+    spec = np.fft.rfft(x, size)
+    acov = np.fft.irfft(spec * np.conj(spec), size)[: max_lag + 1]
+    return acov / denom
+
+
+def first_persistent_lag(acf: np.ndarray, threshold: float, run: int) -> int | None:
+    """First lag k >= 1 with ``acf[k : k + run] < threshold`` throughout (fewer lags at the end), or None."""
+    low = np.asarray(acf) < threshold
+    return next((k for k in range(1, low.size) if low[k : k + run].all()), None)
+
+
+def block_length_from_counts(
+    counts: np.ndarray,
+    bin_size: float,
+    threshold: float = 0.1,
+    resolution_s: float = 0.1,
+    min_s: float = 1.0,
+    max_fraction: float = 0.1,
+    source: str = "",
+    persist_s: float = 1.0,
+) -> BlockLength:
+    """Block length for a block bootstrap from the autocorrelation of a population spike count.
+
+    The count per bin is summed into windows of ``resolution_s`` (so that the slow co-fluctuations that
+    decide the variance of sums over many bins are not hidden by the spiking noise of single bins), and
+    the block is the first lag from which the autocorrelation of the windowed count stays below
+    ``threshold`` for ``persist_s`` (a single noisy dip does not end a slowly decaying correlation),
+    bounded below by ``min_s`` and above by ``max_fraction`` of the series.
+
+    Parameters
+    ----------
+    counts : ndarray, shape (T,)
+        Population spike count per bin (spikes summed over real units).
+    bin_size : float
+        Bin width in seconds.
+    threshold : float
+        Autocorrelation level below which windows are treated as nearly independent.
+    resolution_s : float
+        Window of the summed counts and grid of the lags, seconds.
+    min_s : float
+        Shortest block, seconds.
+    max_fraction : float
+        Longest block as a fraction of the series (at least ``min_s``), so that it holds enough blocks.
+    source : str
+        What the counts are, recorded in the result.
+    persist_s : float
+        How long the autocorrelation must stay below ``threshold``, seconds (cut short by the end of
+        the lags examined).
+
+    Returns
+    -------
+    BlockLength
+    """
+    if not 0.0 < threshold < 1.0 or resolution_s <= 0 or min_s <= 0 or not 0.0 < max_fraction <= 1.0:
+        raise SpikebridgeConfigError(
+            f"block length rule needs 0 < threshold < 1, resolution_s > 0, min_s > 0 and "
+            f"0 < max_fraction <= 1; got {threshold}, {resolution_s}, {min_s}, {max_fraction}"
+        )
+    counts = np.asarray(counts, dtype=float).ravel()
+    n_bins = counts.size
+    win = max(1, int(round(resolution_s / bin_size)))
+    min_bins = max(1, int(round(min_s / bin_size)))
+    max_bins = min(n_bins, max(min_bins, int(n_bins * max_fraction)))
+    windowed = np.add.reduceat(counts, np.arange(0, n_bins - win + 1, win)) if n_bins >= win else counts
+    acf = autocorrelation(windowed, max(1, max_bins // win))
+    run = max(1, int(round(persist_s / (win * bin_size))))
+    lag = first_persistent_lag(acf, threshold, run)
+    below = np.array([] if lag is None else [lag], dtype=int)
+    settings = dict(
+        threshold=threshold,
+        resolution_s=win * bin_size,
+        min_s=min_s,
+        max_s=max_bins * bin_size,
+        persist_s=persist_s,
+    )
+    if not np.isfinite(acf).all():
+        bins, lag_s, why = min_bins, np.nan, "constant"
+    elif below.size == 0:
+        bins, lag_s, why = max_bins, np.nan, "maximum"
+    else:
+        lag_bins = int(below[0]) * win
+        lag_s = lag_bins * bin_size
+        bins, why = (lag_bins, "autocorrelation") if lag_bins >= min_bins else (min_bins, "minimum")
+        bins = min(bins, max_bins)
+    bins = int(min(bins, n_bins))
+    return BlockLength(bins, bins * bin_size, lag_s, limited_by=why, source=source, **settings)
+
+
+def choose_block_length(
+    raster: np.ndarray, unit_mask: np.ndarray, bin_size: float, source: str = "", **rule
+) -> BlockLength:
+    """:func:`block_length_from_counts` on the population count of a (T, N) raster's real units."""
+    raster = np.asarray(raster)
+    counts = raster[:, np.asarray(unit_mask, dtype=bool)].sum(axis=1)  # (T,)
+    return block_length_from_counts(counts, bin_size, source=source, **rule)

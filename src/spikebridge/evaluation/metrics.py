@@ -21,13 +21,20 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError, SpikebridgeProtocolError
-from spikebridge.evaluation.bootstrap import BlockBootstrap, Resampler, segment_sums
+from spikebridge.evaluation.bootstrap import BlockBootstrap, Resampler, choose_block_length, segment_sums
 from spikebridge.evaluation.calibration import make_calibrator
+from spikebridge.evaluation.information import (
+    CALIBRATED_VARIANTS,
+    bits_metrics,
+    bits_per_spike,
+    probability_sets,
+)
 from spikebridge.evaluation.ranking import RankStats, curves_from_stats, rank_stats
 from spikebridge.evaluation.result_types import Curve, EvaluationResult, MetricValue, UnitSummary
 
 __all__ = [
     "Curve",
+    "METRICS",
     "EvaluationResult",
     "MetricValue",
     "UnitSummary",
@@ -46,6 +53,35 @@ __all__ = [
 ]
 
 THRESHOLD_RULES = ("youden", "f1")
+
+METRICS = {
+    "roc_auc_pooled": "ROC-AUC over all (bin, real unit) cells: the paper's number, mostly rate ranking",
+    "roc_auc_unit_mean": "mean over units of each unit's ROC-AUC (units without a test spike are left out)",
+    "roc_auc_unit_median": "median of the same",
+    "ap_pooled": "average precision (PR-AUC) over all cells",
+    "ap_unit_mean": "mean over units of each unit's average precision",
+    "ap_unit_median": "median of the same",
+    "chance_pooled": "spike probability of the test cells: the average precision of a random predictor",
+    "lift_pooled": "ap_pooled / chance_pooled",
+    "lift_unit_mean": "mean over units of each unit's AP / its spike probability",
+    "lift_unit_median": "median of the same",
+    "bits_per_spike_nlb_pooled": (
+        "headline bits/spike, NLB null (each unit's mean rate over the scored test bins), pooled over "
+        "units; uncalibrated probabilities, or validation-calibrated scores for models that do not "
+        "output probabilities (EvaluationResult.bits_source)"
+    ),
+    "bits_per_spike_nlb_unit_mean": "mean over units with a test spike of each unit's bits/spike, NLB null",
+    "bits_per_spike_nlb_unit_median": "median of the same",
+    "bits_per_spike_train_pooled": "bits/spike of the same probabilities against each unit's train-part rate",
+    "bits_per_spike_train_unit_mean": "per-unit mean of the same",
+    "bits_per_spike_train_unit_median": "median of the same",
+    "bits_per_spike_nlb_cal_one_map": "optional: NLB bits/spike after one calibration map for all units, fitted on validation",
+    "bits_per_spike_nlb_cal_unit_maps": "optional: NLB bits/spike after a calibration map per unit, fitted on validation",
+    "tpr": "fraction of spike cells with P >= the threshold chosen on validation",
+    "tnr": "fraction of non-spike cells with P < that threshold",
+}
+"""Names of the scalar metrics of :func:`evaluate_predictions` (and of the results store's rows), with their
+meaning; the names are stable. Every value carries a block-bootstrap interval over test time."""
 
 
 def check_inputs(probs: np.ndarray, targets: np.ndarray, unit_mask: np.ndarray) -> tuple:
@@ -209,55 +245,6 @@ def choose_threshold(
 
 
 # --------------------------------------------------------------------------------------------------
-# Bits per spike
-# --------------------------------------------------------------------------------------------------
-
-
-def _loglik_gain(probs: np.ndarray, targets: np.ndarray, train_rates: np.ndarray, eps: float) -> np.ndarray:
-    """Per-cell log-likelihood of the model minus that of the rate model, nats, shape (T, N)."""
-    p = np.clip(probs, eps, 1.0 - eps)
-    r = np.clip(np.asarray(train_rates, dtype=float), eps, 1.0 - eps)[None, :]
-    return np.where(targets, np.log(p) - np.log(r), np.log1p(-p) - np.log1p(-r))
-
-
-def bits_per_spike(
-    probs: np.ndarray,
-    targets: np.ndarray,
-    unit_mask: np.ndarray,
-    train_rates: np.ndarray,
-    eps: float = 1e-6,
-) -> tuple[float, np.ndarray]:
-    """Information gain over a per-unit rate model, in bits per spike.
-
-    ``(loglik(model) - loglik(rate model)) / (n_spikes * ln 2)`` with Bernoulli log-likelihoods, the
-    rate model predicting each unit's training spike probability per bin, and both sets of probabilities
-    clipped to [eps, 1 - eps]. Use calibrated probabilities for models not trained as likelihoods.
-
-    Parameters
-    ----------
-    probs : ndarray, shape (T, N), float
-    targets : ndarray, shape (T, N), bool
-    unit_mask : ndarray, shape (N,), bool
-    train_rates : ndarray, shape (N,), float
-        Spike probability per bin of each unit in the training part (spike bins / bins, not Hz).
-    eps : float
-
-    Returns
-    -------
-    (pooled, per_unit) : (float, ndarray of shape (N,))
-        Pooled over real units, and per unit (NaN for padding and for units without a test spike).
-    """
-    probs, targets, unit_mask = check_inputs(probs, targets, unit_mask)
-    gain = _loglik_gain(probs, targets, train_rates, eps)
-    n_spk = targets.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_unit = np.where(unit_mask & (n_spk > 0), gain.sum(axis=0) / (n_spk * np.log(2)), np.nan)
-    total = n_spk[unit_mask].sum()
-    pooled = float(gain[:, unit_mask].sum() / (total * np.log(2))) if total else np.nan
-    return pooled, per_unit
-
-
-# --------------------------------------------------------------------------------------------------
 # Full evaluation with block-bootstrap intervals
 # --------------------------------------------------------------------------------------------------
 
@@ -266,21 +253,6 @@ def _resolve_threshold(threshold, val_probs, val_targets, unit_mask, rule) -> tu
     if threshold is not None:
         return float(threshold), "given"
     return choose_threshold(val_probs, val_targets, unit_mask, rule), f"validation:{rule}"
-
-
-def _calibrate(probs, val_probs, val_targets, unit_mask, method: str, seed: int) -> np.ndarray:
-    calibrator = make_calibrator(method, seed=seed)
-    if calibrator is None:
-        return probs
-    return calibrator.fit(val_probs, val_targets, unit_mask).transform(probs)
-
-
-class _Resampler(Resampler):
-    """A ``Resampler`` that also packs a point estimate and its interval into a ``MetricValue``."""
-
-    def value(self, name: str, point: float, reps: np.ndarray) -> MetricValue:
-        low, high = self.interval(reps)
-        return MetricValue(name, float(point), low, high)
 
 
 def _pooled_stats(p_cols: np.ndarray, y_cols: np.ndarray, orders: np.ndarray) -> RankStats | None:
@@ -309,7 +281,7 @@ def _unit_stats(p_cols: np.ndarray, y_cols: np.ndarray, orders: np.ndarray, seg_
     return auc, ap, seg_auc, seg_ap
 
 
-def _rank_metrics(rs: _Resampler, probs, targets, side_work) -> tuple[list, dict, RankStats, object]:
+def _rank_metrics(rs: Resampler, probs, targets, side_work) -> tuple[list, dict, RankStats, object]:
     """Pooled and per-unit AUC/AP/chance/lift metrics over real-unit columns ``probs``/``targets`` (T, R).
 
     The pooled statistics (the slowest part) run in a second thread while the per-unit statistics and
@@ -342,7 +314,7 @@ def _rank_metrics(rs: _Resampler, probs, targets, side_work) -> tuple[list, dict
         reps["lift"] = reps["ap"] / (rs.total(targets.astype(float)) / T)
         points = {"roc_auc": auc, "ap": ap, "lift": ap / chance_u}
     for key in ("roc_auc", "ap", "lift"):
-        out += _unit_stat_values(rs, key, points[key], reps[key])
+        out += rs.unit_values(key, points[key], reps[key])
     points["chance"] = chance_u
     return out, points, pooled, side
 
@@ -354,36 +326,7 @@ def _expand(values: np.ndarray, unit_mask: np.ndarray) -> tuple:
     return tuple(full.tolist())
 
 
-def _unit_stat_values(rs: _Resampler, key: str, point: np.ndarray, reps: np.ndarray) -> list:
-    """Mean and median over scored units, with intervals; (R,) point values and (B, R) replicates."""
-    ok = np.isfinite(point)
-    if not ok.any():
-        return [MetricValue(f"{key}_unit_{s}", np.nan, np.nan, np.nan) for s in ("mean", "median")]
-    reps = np.where(np.isfinite(reps[:, ok]), reps[:, ok], np.nan)  # a resample may lack a unit's spikes
-    with np.errstate(invalid="ignore"):
-        return [
-            rs.value(f"{key}_unit_mean", point[ok].mean(), np.nanmean(reps, axis=1)),
-            rs.value(f"{key}_unit_median", np.median(point[ok]), np.nanmedian(reps, axis=1)),
-        ]
-
-
-def _bps_metrics(rs: _Resampler, cal_probs, targets, rates, eps) -> tuple[list, np.ndarray]:
-    """Bits per spike pooled and per unit (exact ratio on every resample); real-unit columns (T, R)."""
-    gain = _loglik_gain(cal_probs, targets, rates, eps)  # (T, R) nats
-    spk = targets.astype(float)
-    g_rep, s_rep = rs.total(gain), rs.total(spk)  # (B, R)
-    n_spk = spk.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_unit = np.where(n_spk > 0, gain.sum(axis=0) / (n_spk * np.log(2)), np.nan)
-        rep_units = g_rep / (s_rep * np.log(2))
-        pooled = gain.sum() / (n_spk.sum() * np.log(2))
-        rep_pooled = g_rep.sum(axis=1) / (s_rep.sum(axis=1) * np.log(2))
-    out = [rs.value("bits_per_spike_pooled", pooled, rep_pooled)]
-    out += _unit_stat_values(rs, "bits_per_spike", per_unit, rep_units)
-    return out, per_unit
-
-
-def _threshold_metrics(rs: _Resampler, probs, targets, threshold: float) -> list:
+def _threshold_metrics(rs: Resampler, probs, targets, threshold: float) -> list:
     pred = probs >= threshold
     tp, pos = (pred & targets).sum(axis=1), targets.sum(axis=1)
     tn, neg = (~pred & ~targets).sum(axis=1), (~targets).sum(axis=1)
@@ -404,9 +347,12 @@ def evaluate_predictions(
     val_targets: np.ndarray | None = None,
     calibration: str = "isotonic",
     n_boot: int = 200,
-    block_len: int = 1000,
+    block_len: int | None = None,
     seed: int = 0,
     *,
+    probabilistic: bool = True,
+    calibrated: tuple[str, ...] = (),
+    bin_size: float = 1e-3,
     level: float = 0.95,
     threshold_rule: str = "youden",
     eps: float = 1e-6,
@@ -425,18 +371,33 @@ def evaluate_predictions(
     unit_mask : ndarray, shape (N,), bool
         False marks padding columns (ignored).
     train_rates : ndarray, shape (N,), float
-        Per-bin spike probability of each unit in the training part (the rate model of bits per spike).
+        Per-bin spike probability of each unit in the training part (the train-rate null of bits per
+        spike).
     threshold : float or None
         Decision threshold for TPR/TNR (spike when P >= threshold). None: chosen on the validation
         predictions with ``threshold_rule``.
     val_probs, val_targets : ndarray, shape (T_val, N), optional
-        Validation predictions and spikes, used only to choose the threshold and fit the calibration.
+        Validation predictions and spikes, used only to choose the threshold and fit calibrations.
     calibration : {"isotonic", "platt", "none"}
-        Calibration fitted on validation and applied before bits per spike (ranking metrics and TPR/TNR
-        use the raw ``probs``).
-    n_boot, block_len, seed : int
-        Bootstrap resamples (0: point estimates only, intervals NaN), block length in bins, and seed
-        (see ``BlockBootstrap``).
+        Method of the calibrations fitted on validation: the headline of scores that are not
+        probabilities, and the ``calibrated`` variants (ranking metrics and TPR/TNR use raw ``probs``).
+    n_boot, seed : int
+        Bootstrap resamples (0: point estimates only, intervals NaN) and seed (see ``BlockBootstrap``).
+    block_len : int or None
+        Block length in bins; None chooses it from the population count of ``targets`` (see
+        :func:`~spikebridge.evaluation.bootstrap.choose_block_length`): the interval describes how the
+        metric varies over these test bins, and nothing is fitted to them, so they are the right data
+        (the validation part is too short to show correlations of several seconds).
+    probabilistic : bool
+        The model outputs spike probabilities (losses such as BCE and focal, the baselines): bits
+        per spike are computed on them uncalibrated. False (e.g. Dice scores): on the validation-
+        calibrated scores (one map for all units), and ``bits_source`` says so.
+    calibrated : tuple of {"one_map", "unit_maps"}
+        Also report bits per spike (NLB null) after calibration on validation with one map for all
+        units (``bits_per_spike_nlb_cal_one_map``) and with a map per unit that has enough validation
+        spikes (``bits_per_spike_nlb_cal_unit_maps``).
+    bin_size : float
+        Bin width in seconds (for the block length).
     level : float
         Coverage of the intervals.
     train_span, test_span : (start_s, stop_s), optional
@@ -445,6 +406,7 @@ def evaluate_predictions(
     Returns
     -------
     EvaluationResult
+        Metric names: see :data:`METRICS`.
     """
     if train_span is not None and test_span is not None:
         check_disjoint(train_span, test_span)
@@ -452,27 +414,27 @@ def evaluate_predictions(
     train_rates = np.asarray(train_rates, dtype=float)
     if train_rates.shape != unit_mask.shape:
         raise SpikebridgeDataError(f"train_rates must be ({unit_mask.size},), got {train_rates.shape}")
+    _check_options(calibration, probabilistic, calibrated, threshold, val_probs, val_targets)
+    choice = None
+    if block_len is None:
+        choice = choose_block_length(targets, unit_mask, bin_size, source="test targets")
+        block_len = choice.bins
     boot = BlockBootstrap(probs.shape[0], block_len, n_boot, seed)
     p, y = probs[:, unit_mask], targets[:, unit_mask]  # (T, R) real units only
-    make_calibrator(calibration)  # refuses an unknown method before any work
-    if (threshold is None or calibration != "none") and (val_probs is None or val_targets is None):
-        raise SpikebridgeConfigError(
-            "choosing the threshold (threshold=None) and calibration (calibration != 'none') are fitted on "
-            "validation bins: pass val_probs and val_targets"
-        )
-    rs = _Resampler(boot, level)
+    rs = Resampler(boot, level)
 
     def side_work():  # runs while the pooled rank statistics are computed in another thread
         thr, source = _resolve_threshold(threshold, val_probs, val_targets, unit_mask, threshold_rule)
-        cal = _calibrate(probs, val_probs, val_targets, unit_mask, calibration, seed)
-        bps_values, bps_units = _bps_metrics(rs, cal[:, unit_mask], y, train_rates[unit_mask], eps)
-        return thr, source, bps_values, bps_units, _threshold_metrics(rs, p, y, thr)
+        sets, bits_source = probability_sets(
+            probs, val_probs, val_targets, unit_mask, calibration, seed, probabilistic, calibrated
+        )
+        bps_values, bps_units = bits_metrics(rs, sets, y, train_rates[unit_mask], eps)
+        return thr, source, bits_source, bps_values, bps_units, _threshold_metrics(rs, p, y, thr)
 
     with threadpool_limits(limits=1, user_api="blas"):  # only small products; idle BLAS threads spin
         rank_values, points, pooled, side = _rank_metrics(rs, p, y, side_work)
-    thr, source, bps_values, bps_units, thr_values = side
-    metrics = tuple(rank_values + bps_values + thr_values)
-    points["bits_per_spike"] = bps_units
+    thr, source, bits_source, bps_values, bps_units, thr_values = side
+    points.update(bps_units)
     per_unit = {key: _expand(vals, unit_mask) for key, vals in points.items()}
     summaries = tuple(
         UnitSummary.from_values(key, np.array(per_unit[key]), targets, unit_mask)
@@ -488,10 +450,36 @@ def evaluate_predictions(
         threshold_source=source,
         calibration=calibration,
         level=level,
-        bootstrap=boot.to_dict(),
-        metrics=metrics,
+        bootstrap={
+            **boot.to_dict(),
+            "block_s": block_len * bin_size,
+            "block_choice": choice and choice.to_dict(),
+        },
+        metrics=tuple(rank_values + bps_values + thr_values),
         summaries=summaries,
         per_unit=per_unit,
         roc_curve=roc,
         pr_curve=pr,
+        bits_source=bits_source,
     )
+
+
+def _check_options(calibration, probabilistic, calibrated, threshold, val_probs, val_targets) -> None:
+    """Refuse inconsistent options before any work."""
+    make_calibrator(calibration)  # refuses an unknown method
+    unknown = set(calibrated) - set(CALIBRATED_VARIANTS)
+    if unknown:
+        raise SpikebridgeConfigError(
+            f"calibrated variants must be among {tuple(CALIBRATED_VARIANTS)}, got {sorted(unknown)}"
+        )
+    needs_cal = bool(calibrated) or not probabilistic
+    if needs_cal and calibration == "none":
+        raise SpikebridgeConfigError(
+            "bits per spike of scores that are not probabilities, and calibrated variants, need a "
+            "calibration method (isotonic or platt), not 'none'"
+        )
+    if (threshold is None or needs_cal) and (val_probs is None or val_targets is None):
+        raise SpikebridgeConfigError(
+            "the threshold (threshold=None) and calibrations are fitted on validation bins: pass "
+            "val_probs and val_targets"
+        )

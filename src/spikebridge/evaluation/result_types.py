@@ -102,7 +102,9 @@ class EvaluationResult:
 
     ``metrics`` holds scalar metrics (pooled values and means/medians of per-unit values);
     ``per_unit`` maps a metric name to its (N,) values (None/NaN for padding and unscored units);
-    ``summaries`` describe the per-unit distributions; curves are pooled and downsampled.
+    ``summaries`` describe the per-unit distributions; curves are pooled and downsampled;
+    ``bits_source`` says which probabilities bits per spike scored (uncalibrated, or calibrated on
+    validation); ``bootstrap`` describes the resampling, with the block length and how it was chosen.
     """
 
     n_bins: int
@@ -119,6 +121,7 @@ class EvaluationResult:
     per_unit: dict
     roc_curve: Curve
     pr_curve: Curve
+    bits_source: str = ""
 
     def metric(self, name: str) -> MetricValue:
         """The scalar metric called ``name`` (see ``[m.name for m in result.metrics]``)."""
@@ -142,6 +145,7 @@ class EvaluationResult:
             "threshold": _num(self.threshold),
             "threshold_source": self.threshold_source,
             "calibration": self.calibration,
+            "bits_source": self.bits_source,
             "level": self.level,
             "bootstrap": dict(self.bootstrap),
             "metrics": [m.to_dict() for m in self.metrics],

@@ -1,10 +1,15 @@
 """Significance tests for spike-prediction results and the stationarity test of the paper.
 
-Units are the replicates: a model is better than chance when its per-unit ROC-AUC exceeds 0.5 across
-units, and better than a baseline when the paired per-unit differences (model - baseline, on the same
-test bins) are positive across units, or across recordings when several are evaluated. All use the
-Wilcoxon signed-rank test (``scipy.stats.wilcoxon``); NaN pairs (unscored units) are dropped and the
-number of pairs actually tested is reported as ``n``.
+Units are the replicates: a model differs from chance when its per-unit ROC-AUC differs from 0.5 across
+units, and from a baseline when the paired per-unit differences (model - baseline, on the same test
+bins) differ from zero across units, or across recordings when several are evaluated. All use the
+Wilcoxon signed-rank test (``scipy.stats.wilcoxon``), **two-sided** by default, so that a model below
+chance or below a baseline is reported as such rather than as "not better"; NaN pairs (unscored units)
+are dropped and the number of pairs actually tested is reported as ``n``. The direction of a difference
+is the sign of the matched-pairs rank-biserial correlation (positive ranks minus negative ranks), the
+quantity the signed-rank test itself measures. :func:`holm` adjusts a family of p-values for multiple
+comparisons (Holm's step-down method, ``statsmodels.stats.multitest.multipletests``). Plain-language
+verdicts built on these results live in :mod:`spikebridge.evaluation.verdict`.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.stats import wilcoxon
+from scipy.stats import rankdata, wilcoxon
 from statsmodels.tsa.stattools import adfuller
 from threadpoolctl import threadpool_limits
 
@@ -42,12 +47,15 @@ class TestResult:
     n_dropped : int
         Pairs dropped because a value was NaN.
     statistic, p_value : float
-        Test statistic (sum of positive ranks) and p-value; NaN when the test is undefined (n == 0 or
-        all differences zero, see ``note``).
+        Sum of the ranks of the positive differences (R+) and the p-value of ``alternative``; NaN when
+        the test is undefined (n == 0 or all differences zero, see ``note``).
     effect : float
         Median of the differences (model - reference).
     alternative : str
     note : str
+    rank_biserial : float
+        Matched-pairs rank-biserial correlation ``(R+ - R-) / (R+ + R-)`` in [-1, 1] over the non-zero
+        differences: its sign is the direction the signed-rank test detects (NaN when undefined).
     """
 
     __test__ = False  # not a pytest test class
@@ -61,6 +69,7 @@ class TestResult:
     effect: float
     alternative: str
     note: str = ""
+    rank_biserial: float = np.nan
 
     def to_dict(self) -> dict:
         return {k: _json(v) for k, v in asdict(self).items()}
@@ -79,16 +88,40 @@ def _signed_rank(diff: np.ndarray, test: str, comparison: str, alternative: str)
         note = "no values to test" if n == 0 else "all differences are zero"
         return TestResult(test, comparison, n, dropped, np.nan, np.nan, effect, alternative, note)
     res = wilcoxon(d, zero_method="wilcox", alternative=alternative)
-    return TestResult(
-        test, comparison, n, dropped, float(res.statistic), float(res.pvalue), effect, alternative
-    )
+    nz = d[d != 0]
+    ranks = rankdata(np.abs(nz))  # zero differences are dropped, as zero_method="wilcox" does
+    r_plus, r_minus = float(ranks[nz > 0].sum()), float(ranks[nz < 0].sum())
+    rbc = (r_plus - r_minus) / (r_plus + r_minus)
+    return TestResult(test, comparison, n, dropped, r_plus, float(res.pvalue), effect, alternative, "", rbc)
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm step-down adjustment of a family of p-values (NaN entries stay NaN and are not counted).
+
+    Parameters
+    ----------
+    p_values : array-like, shape (K,)
+
+    Returns
+    -------
+    ndarray, shape (K,)
+        Adjusted p-values (``statsmodels.stats.multitest.multipletests(method="holm")``).
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray([np.nan if v is None else v for v in p_values], dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method="holm")[1]
+    return out
 
 
 def versus_chance(
     values: np.ndarray,
     chance: float | np.ndarray = 0.5,
     metric: str = "roc_auc",
-    alternative: str = "greater",
+    alternative: str = "two-sided",
 ) -> TestResult:
     """One-sample Wilcoxon signed-rank test of per-unit values against their chance level.
 
@@ -119,7 +152,7 @@ def versus_baseline(
     baseline_values: np.ndarray,
     metric: str = "roc_auc",
     over: str = "units",
-    alternative: str = "greater",
+    alternative: str = "two-sided",
 ) -> TestResult:
     """Paired Wilcoxon signed-rank test of a model against a baseline.
 

@@ -2,28 +2,23 @@
 
 For every evaluated recording the table holds the model's and each baseline's per-unit ROC-AUC
 (mean over units) and bits per spike (pooled), and for each baseline the paired two-sided Wilcoxon
-test over units of the per-unit values (median difference and p value). A recording's verdict says
-whether the model beats every baseline on both metrics; :func:`verdict` words a single comparison.
+test over units of the per-unit values (median difference, p value and Holm-adjusted p value). Each
+comparison is worded by the project's one verdict rule
+(:func:`spikebridge.evaluation.verdict.verdict_from_test`: two-sided, Holm-adjusted over the
+evaluation's tests, alpha 0.05); a recording's verdict says whether the model beats every baseline on
+both metrics.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
+from spikebridge.evaluation.verdict import verdict_from_test
 
-ALPHA = 0.05
-METRICS = (("roc_auc", "roc_auc_unit_mean", "per-unit ROC-AUC"), ("bits_per_spike", "bits_per_spike_pooled",
-           "bits/spike"))  # fmt: skip
+METRICS = (("roc_auc", "roc_auc_unit_mean", "per-unit ROC-AUC"),
+           ("bits_per_spike", "bits_per_spike_nlb_pooled", "bits/spike (NLB)"))  # fmt: skip
 SHORT = {"roc_auc": "AUC", "bits_per_spike": "bits"}
-
-
-def verdict(effect: float | None, p_value: float | None, alpha: float = ALPHA) -> str:
-    """``"better"``, ``"worse"`` (two-sided p below ``alpha`` with a positive / negative median
-    difference) or ``"level"`` (not significant, or undefined)."""
-    if effect is None or p_value is None or not np.isfinite(p_value) or p_value >= alpha or effect == 0:
-        return "level"
-    return "better" if effect > 0 else "worse"
+WIN = "beats"
 
 
 @dataclass(frozen=True)
@@ -36,6 +31,7 @@ class Comparison:
     baseline_value: float
     effect: float | None
     p_value: float | None
+    p_holm: float | None
     n: int
     verdict: str
 
@@ -74,10 +70,12 @@ def compare_report(report, model: str, baselines: tuple[str, ...]) -> Comparison
     rows = []
     for base in baselines:
         for key, summary, _ in METRICS:
-            test = tests.get((model, base, key), {})
+            test = tests.get((model, base, key))
+            word = verdict_from_test(test, metric=key).word if test else "untested"
+            test = test or {}
             rows.append(Comparison(
                 base, key, _value(res, summary), _value(report.results[base], summary), test.get("effect"),
-                test.get("p_value"), int(test.get("n") or 0), verdict(test.get("effect"), test.get("p_value")),
+                test.get("p_value"), test.get("p_holm"), int(test.get("n") or 0), word,
             ))  # fmt: skip
     return ComparisonRow(report.target, model, res.n_units, tuple(rows))
 

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from spikebridge.experiments.prepared import get_prepared, recording_key
-from spikebridge.experiments.scoring import result_rows, score
+from spikebridge.experiments.scoring import outputs_probabilities, result_rows, score
 from spikebridge.experiments.store import ResultsStore
-from spikebridge.experiments.zoo import ModelSpec, fit_model, load_predictor, scored_columns
+from spikebridge.experiments.zoo import ModelSpec, fit_model, is_neural, load_predictor, scored_columns
 from spikebridge.preprocess.prepare import PrepareConfig, PreparedRecording
 
 DEFAULT_MODELS = ("bridge-bce", "paper-dice", "paper-focal", "rate", "history", "glm")
@@ -82,6 +82,11 @@ class EvaluationReport:
         }
 
 
+def fitted_model_dir(out_dir: Path, source_key: str, spec: ModelSpec) -> Path:
+    """Folder of one model fitted by :func:`run_evaluation` (``model.json``, and ``metrics.csv`` for neural models)."""
+    return Path(out_dir) / "models" / source_key / f"{spec.name}-{spec.profile}-s{spec.seed}"
+
+
 def _cached_fit(spec: ModelSpec, prep: PreparedRecording, model_dir: Path, recompute: bool) -> dict:
     meta = model_dir / "model.json"
     if meta.is_file() and not recompute:
@@ -95,34 +100,31 @@ def significance_tests(results: dict, unit_mask: np.ndarray, neural: set[str] | 
     """Per-unit tests: every model's ROC-AUC against chance, and every neural model against every
     baseline on per-unit ROC-AUC and per-unit bits/spike.
 
-    Wilcoxon signed-rank tests, two-sided, paired over the real units (a unit enters a comparison
-    when both values are defined). ``neural`` names the neural models (default: every model whose
-    spec is neural).
+    Two-sided Wilcoxon signed-rank tests paired over the real units (a unit enters a comparison when
+    both values are defined; units without a test spike or non-spike have no per-unit AUC and are
+    counted in ``n_dropped``). ``neural`` names the neural models (default: every model whose spec is
+    neural). Each record also holds ``p_holm``, the p-value Holm-adjusted over all the tests of this
+    evaluation, and ``verdict``, the sentence of :mod:`spikebridge.evaluation.verdict` built from it.
     """
-    from spikebridge.evaluation.stats import versus_baseline, versus_chance
+    from spikebridge.evaluation.stats import holm, versus_baseline, versus_chance
+    from spikebridge.evaluation.verdict import verdict_from_test
 
-    neural = neural if neural is not None else {m for m in results if ModelSpec.parse(m).is_neural}
+    neural = neural if neural is not None else {m for m in results if is_neural(m)}
     per_unit = {
         key: {m: np.asarray(r.per_unit[key], dtype=float)[unit_mask] for m, r in results.items()}
         for key, _ in TESTED_METRICS
     }
     auc = per_unit["roc_auc"]
-    tests = [
-        {
-            "model": m,
-            "against": "chance",
-            "metric": "roc_auc",
-            **versus_chance(a, alternative="two-sided").to_dict(),
-        }
-        for m, a in auc.items()
-    ]
+    tests = [{"model": m, "against": "chance", "metric": "roc_auc", **versus_chance(a).to_dict()}
+             for m, a in auc.items()]  # fmt: skip
     for model in (m for m in results if m in neural):
         for base in (b for b in results if b not in neural):
             for key, _ in TESTED_METRICS:
-                test = versus_baseline(
-                    per_unit[key][model], per_unit[key][base], metric=key, alternative="two-sided"
-                )
+                test = versus_baseline(per_unit[key][model], per_unit[key][base], metric=key)
                 tests.append({"model": model, "against": base, "metric": key, **test.to_dict()})
+    for test, p_adj in zip(tests, holm([t["p_value"] for t in tests]), strict=True):
+        test["p_holm"] = None if not np.isfinite(p_adj) else float(p_adj)
+        test["verdict"] = verdict_from_test(test).sentence()
     return tests
 
 
@@ -144,7 +146,7 @@ def run_evaluation(
     results, fit_seconds = {}, {}
     for model in cfg.models:
         spec = cfg.spec(model)
-        model_dir = out_dir / "models" / skey / f"{spec.name}-{cfg.profile}-s{cfg.seed}"
+        model_dir = fitted_model_dir(out_dir, skey, spec)
         log(
             f"  {model}: fitting on {skey}"
             if recompute or not (model_dir / "model.json").exists()
@@ -155,7 +157,13 @@ def run_evaluation(
         predict, _ = load_predictor(model_dir, target=target)
         log(f"  {model}: scoring {tkey} test part")
         results[model] = score(
-            predict, target, n_boot=cfg.n_boot, seed=cfg.seed, unit_mask=scored_columns(payload, target)
+            predict,
+            target,
+            n_boot=cfg.n_boot,
+            seed=cfg.seed,
+            unit_mask=scored_columns(payload, target),
+            probabilistic=outputs_probabilities(model),
+            calibrated=("one_map", "unit_maps"),
         )
         config = {**cfg.to_dict(), "model": spec.to_dict()}
         rows = result_rows(

@@ -95,13 +95,15 @@ def score_cell(model_dir: str, prep_path: str, n_boot: int, seed: int) -> dict:
     Only the columns real in both the source and the target are read and scored (a source's padding
     columns never learned anything); the number scored is the row ``n_units``.
     """
-    from spikebridge.experiments.scoring import score
+    from spikebridge.experiments.scoring import outputs_probabilities, score
     from spikebridge.experiments.zoo import load_predictor, scored_columns
 
     start = time.perf_counter()
     target = load_prepared(prep_path)
     predict, payload = load_predictor(Path(model_dir), target=target)
-    result = score(predict, target, n_boot=n_boot, seed=seed, unit_mask=scored_columns(payload, target))
+    probabilistic = outputs_probabilities(payload["spec"]["name"])
+    result = score(predict, target, n_boot=n_boot, seed=seed, unit_mask=scored_columns(payload, target),
+                   probabilistic=probabilistic)  # fmt: skip
     return {
         "rows": [*result.to_rows(), {"metric": "n_units", "value": float(result.n_units)}],
         "target_hash": target.data_hash(),

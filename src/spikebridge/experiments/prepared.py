@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -31,8 +32,28 @@ def recording_key(name_or_path: str) -> str:
     return Path(name_or_path).stem.replace(" ", "_") or "recording"
 
 
+def source_fingerprint(name_or_path: str) -> str:
+    """A short hash of a recording file or folder's resolved path, size and modification time ("" for
+    catalog names), so that two files with the same name, or a file rewritten in place, never share a
+    cached preparation."""
+    if name_or_path in load_catalog():
+        return ""
+    path = Path(name_or_path)
+    if not path.exists():
+        return ""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    h = hashlib.sha256(str(path.resolve()).encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:8]
+
+
 def cache_path(name_or_path: str, config: PrepareConfig, cache_dir: Path | None = None) -> Path:
-    return (cache_dir or default_cache_dir()) / f"{recording_key(name_or_path)}-{config.digest()}.npz"
+    """``CACHE/KEY-CONFIGDIGEST[-SOURCE].npz`` (the source fingerprint for files and folders given by path)."""
+    source = source_fingerprint(name_or_path)
+    stem = f"{recording_key(name_or_path)}-{config.digest()}" + (f"-{source}" if source else "")
+    return (cache_dir or default_cache_dir()) / f"{stem}.npz"
 
 
 def get_prepared(
@@ -51,7 +72,7 @@ def get_prepared(
     path = cache_path(name_or_path, config, cache_dir)
     if path.is_file() and not refresh:
         return load_prepared(path), path
-    rec = recording if recording is not None else open_recording(name_or_path, data_root)
+    rec = recording if recording is not None else open_recording(name_or_path, data_root, **dict(config.read))
     if not isinstance(rec, SpikeTrains):
         raise SpikebridgeDataError(f"{name_or_path}: holds calcium traces, not spikes; it cannot be binned")
     prep = prepare(rec, config)

@@ -5,7 +5,8 @@ from the target's own past: the pass starts :data:`WARMUP_BINS` bins before the 
 the end of the target's training part, used as input only), so every validation and test bin,
 the first test bin included, is predicted from real preceding bins. Everything a metric needs to
 choose (the TPR/TNR threshold, the probability calibration behind bits per spike) is fitted on the
-validation predictions, never on test bins. Only the columns in ``unit_mask`` are scored.
+validation predictions, never on test bins. Only the columns in ``unit_mask`` are scored. The
+bootstrap block length is read from the test targets' population count (nothing is fitted to it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ from spikebridge.experiments.zoo import Predictor
 from spikebridge.preprocess.prepare import PreparedRecording
 
 WARMUP_BINS = 20_000  # bins of the target's training part read (as the past) before its validation part
+
+
+def outputs_probabilities(model: str) -> bool:
+    """Whether a model's outputs are spike probabilities (Dice-trained models output scores)."""
+    return not model.endswith("-dice")
 
 
 def predict_parts(predict: Predictor, target: PreparedRecording) -> tuple[np.ndarray, np.ndarray]:
@@ -44,8 +50,10 @@ def score(
     target: PreparedRecording,
     n_boot: int = 200,
     seed: int = 0,
-    block_len: int = 1000,
+    block_len: int | None = None,
     unit_mask: np.ndarray | None = None,
+    probabilistic: bool = True,
+    calibrated: tuple[str, ...] = (),
 ):
     """Evaluate ``predict`` on ``target``'s test part.
 
@@ -56,10 +64,15 @@ def score(
     target : PreparedRecording
     n_boot : int
         Block-bootstrap resamples for the 95% intervals (0: point estimates only).
-    block_len : int
-        Bootstrap block length in bins (1000 = 1 s at 1 ms).
+    block_len : int or None
+        Bootstrap block length in bins; None chooses it from the test part's population count.
     unit_mask : ndarray ``(N,)`` bool, optional
         Columns to score (default: the target's real units).
+    probabilistic : bool
+        The outputs are probabilities (see :func:`outputs_probabilities`); else bits per spike are
+        computed after a calibration fitted on the validation part.
+    calibrated : tuple of {"one_map", "unit_maps"}
+        Calibrated variants of bits per spike to add (see ``evaluate_predictions``).
 
     Returns
     -------
@@ -81,6 +94,9 @@ def score(
         n_boot=n_boot,
         block_len=block_len,
         seed=seed,
+        probabilistic=probabilistic,
+        calibrated=calibrated,
+        bin_size=target.test.bin_size,
         train_span=target.plan.train,
         test_span=target.plan.test,
     )

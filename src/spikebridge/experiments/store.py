@@ -5,10 +5,11 @@ Schema
 ``results`` (one row per model x source x target x metric):
     run TEXT          name of the run (e.g. "evaluate", "matrix")
     cell TEXT         the unit of work that produced the row
-    model TEXT        e.g. "transformer-dice", "rate", "glm"
+    model TEXT        e.g. "bridge-bce", "paper-dice", "rate", "glm"
     source TEXT       recording the model was trained on
     target TEXT       recording whose test part was scored
-    metric TEXT       e.g. "roc_auc_pooled", "roc_auc_unit_mean", "ap_pooled", "bits_per_spike"
+    metric TEXT       e.g. "roc_auc_pooled", "roc_auc_unit_mean", "ap_pooled", "bits_per_spike_nlb_pooled";
+                      every name and its meaning: ``spikebridge.evaluation.metrics.METRICS``
     value REAL, ci_low REAL, ci_high REAL   estimate and 95% block-bootstrap interval (NULL if none)
     config TEXT       JSON of the model / training / preparation configuration
     data_hash TEXT    hash of the prepared source and target rasters

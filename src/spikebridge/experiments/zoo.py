@@ -127,6 +127,15 @@ def model_names() -> tuple[str, ...]:
     return tuple(f"{a}-{loss}" for a in ARCHITECTURES for loss in LOSSES) + tuple(BASELINES)
 
 
+def is_neural(name: str) -> bool:
+    """Whether a canonical model name (``bridge-bce``, ``paper-dice``, ``glm``) is a neural model; False
+    for names that are not models of the zoo."""
+    try:
+        return ModelSpec.parse(name).is_neural
+    except SpikebridgeConfigError:
+        return False
+
+
 def parse_models(names: str | list[str] | tuple[str, ...], **settings: Any) -> tuple[ModelSpec, ...]:
     """Specs of comma-separated (or listed) model names, in order, without duplicates."""
     items = names.split(",") if isinstance(names, str) else list(names)

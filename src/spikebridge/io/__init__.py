@@ -10,7 +10,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from spikebridge.errors import SpikebridgeDataError
+from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 
 READERS: dict[str, str] = {
     "asdf": "spikebridge.io.asdf:read_asdf",
@@ -61,10 +61,32 @@ def detect_format(path: str | Path) -> str:
     )
 
 
+def check_options(fmt: str, options: dict[str, Any]) -> None:
+    """Refuse reader options that the reader of ``fmt`` does not take, naming them."""
+    import inspect
+
+    accepted = inspect.signature(get_reader(fmt)).parameters
+    unknown = sorted(k for k in options if k not in accepted)
+    if unknown:
+        raise SpikebridgeConfigError(
+            f"option {', '.join(unknown)} does not apply to {fmt} recordings "
+            f"(its reader takes: {', '.join(k for k in accepted if k not in ('path', 'folder', 'info'))})"
+        )
+
+
 def read_recording(path: str | Path, fmt: str | None = None, **options: Any):
     """Read any supported recording; returns SpikeTrains (spikes) or Traces (calcium)."""
     fmt = fmt or detect_format(path)
+    check_options(fmt, options)
     return get_reader(fmt)(path, **options)
 
 
-__all__ = ["CALCIUM_FORMATS", "READERS", "SPIKE_FORMATS", "detect_format", "get_reader", "read_recording"]
+__all__ = [
+    "CALCIUM_FORMATS",
+    "READERS",
+    "SPIKE_FORMATS",
+    "check_options",
+    "detect_format",
+    "get_reader",
+    "read_recording",
+]

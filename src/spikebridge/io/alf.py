@@ -158,7 +158,10 @@ def read_alf(
     good_only : bool
         Keep only clusters whose ``label`` is 1.0 (IBL "good"); needs a ``label`` column.
     duration : float, optional
-        Recording length in seconds; default: the last spike time rounded up to the next second.
+        End of the recording in seconds on the session clock, which then starts at 0; default: the last
+        spike time rounded up to the next second, with the start unknown (the analysis window then
+        begins at the first spike: ALF spike times are in session time, and no file says when the
+        recording began).
     name, info
         Metadata for the result; ``info`` wins over ``name``.
 
@@ -252,15 +255,18 @@ def alf_to_spike_trains(
         table = {"cluster_id": np.arange(clu.max() + 1)}
     ids = table["cluster_id"]
     rows = _rows_of(clu, ids, src)
-    if duration is None:
+    t_start: float | None = 0.0
+    if duration is None:  # ALF spike times are in session time and no file says when recording began
         if times.size == 0:
             raise SpikebridgeDataError(f"{src}: no spikes; pass duration explicitly")
-        duration = float(np.floor(times.max()) + 1.0)
+        duration, t_start = float(np.floor(times.max()) + 1.0), None
     order = np.lexsort((times, rows))
     bounds = np.cumsum(np.bincount(rows, minlength=ids.size))[:-1]
     trains = tuple(np.split(times[order], bounds))
     meta = {k: v for k, v in table.items() if v.ndim == 1 and k != "cluster_id"}
-    result = SpikeTrains(times=trains, duration=duration, info=info, unit_ids=ids, unit_meta=meta)
+    result = SpikeTrains(
+        times=trains, duration=duration, info=info, unit_ids=ids, unit_meta=meta, t_start=t_start
+    )
     return _keep_good(result, src) if good_only else result
 
 

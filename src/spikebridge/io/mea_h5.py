@@ -40,8 +40,11 @@ def read_mea_h5(
     ----------
     path : str or Path
     duration : float, optional
-        Recording length in seconds; by default ``/recordingtime`` or ``/summary/duration`` when
-        they cover every spike, else the last spike time rounded up to the next second.
+        End of the recording in seconds on the file's clock (its start is then 0). By default
+        ``/recordingtime`` ([start, stop]) or ``/summary/duration`` (a length from 0) when they cover
+        every spike. Otherwise the file gives no usable start (some files keep spikes from 3600 s on
+        with a duration of 3592 s): the start is left unknown (the analysis window begins at the first
+        spike) and the end is the last spike rounded up to the next second.
     name, info
         Metadata for the result.
 
@@ -80,22 +83,31 @@ def read_mea_h5(
         )
     times = tuple(np.split(spikes, np.cumsum(counts)[:-1]))
     unit_meta = _unit_meta(path, len(times), names, epos)
+    t_start: float | None = 0.0
     if duration is None:
-        last = float(spikes.max()) if spikes.size and np.all(np.isfinite(spikes)) else 0.0
-        duration = stored if stored is not None and stored > last else float(np.floor(last) + 1.0)
+        finite = spikes.size and np.all(np.isfinite(spikes))
+        first, last = (float(spikes.min()), float(spikes.max())) if finite else (0.0, 0.0)
+        t_start, duration = _clock(stored, first, last)
     base = info or RecordingInfo(name=name or path.stem, source=str(path))
     base = base.with_extra(**{f"meta_{k}": v for k, v in meta.items()})
-    return SpikeTrains(times=times, duration=duration, info=base, unit_meta=unit_meta)
+    return SpikeTrains(times=times, duration=duration, info=base, unit_meta=unit_meta, t_start=t_start)
 
 
-def _stored_duration(f) -> float | None:
-    """Recording length from ``/recordingtime`` ([start, stop] s) or ``/summary/duration``."""
+def _clock(stored: tuple[float, float] | None, first: float, last: float) -> tuple[float | None, float]:
+    """(start or None, end) of the recording from the stored span and the first and last spike times."""
+    if stored is not None and stored[0] <= first and last < stored[1]:
+        return stored[0], stored[1]
+    return None, float(np.floor(last) + 1.0)
+
+
+def _stored_duration(f) -> tuple[float, float] | None:
+    """Recording span [start, stop] s from ``/recordingtime``, else [0, ``/summary/duration``]."""
     if "recordingtime" in f:
         span = np.asarray(f["recordingtime"][()], dtype=np.float64).ravel()
         if span.size == 2 and span[1] > span[0]:
-            return float(span[1] - span[0])
+            return float(span[0]), float(span[1])
     if "summary" in f and "duration" in f["summary"]:
-        return float(np.asarray(f["summary"]["duration"][()]).ravel()[0])
+        return 0.0, float(np.asarray(f["summary"]["duration"][()]).ravel()[0])
     return None
 
 

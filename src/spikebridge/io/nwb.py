@@ -147,7 +147,10 @@ def read_nwb_units(
     path : str or Path
         NWB 2 file (HDF5).
     duration : float, optional
-        Recording length in seconds; default: the last spike time rounded up to the next second.
+        End of the recording in seconds on the file's clock, which then starts at 0; default: the last
+        spike time rounded up to the next second, and the start is the earliest observation interval
+        of the Units table (``obs_intervals``) when there is one, else unknown (the analysis window
+        then begins at the first spike).
     name, info
         Metadata for the result; ``info`` wins over ``name``. By default species comes from
         the file's subject, region from the electrode locations, preparation from ``slices``
@@ -168,12 +171,27 @@ def read_nwb_units(
         ids = np.asarray(units.id[:])
         meta = _unit_columns(units)
         info = _file_info(nwbfile, path, name, info)
+        observed = _observed_start(units)
+    t_start: float | None = 0.0
     if duration is None:
         last = max((t.max() for t in trains if t.size), default=None)
         if last is None:
             raise SpikebridgeDataError(f"{path}: no unit has spikes; pass duration explicitly")
+        first = min(t.min() for t in trains if t.size)
         duration = float(np.floor(last) + 1.0)
-    return SpikeTrains(times=trains, duration=duration, info=info, unit_ids=ids, unit_meta=meta)
+        t_start = observed if observed is not None and 0 <= observed <= first else None
+    return SpikeTrains(
+        times=trains, duration=duration, info=info, unit_ids=ids, unit_meta=meta, t_start=t_start
+    )
+
+
+def _observed_start(units: Any) -> float | None:
+    """Earliest start of the Units table's ``obs_intervals`` (seconds), or None without that column."""
+    if "obs_intervals" not in units.colnames:
+        return None
+    intervals = np.asarray(units["obs_intervals"].target.data[:], dtype=np.float64).reshape(-1, 2)
+    starts = intervals[np.isfinite(intervals[:, 0]), 0]
+    return float(starts.min()) if starts.size else None
 
 
 def _roi_series(nwbfile: Any) -> dict[str, tuple[Any, str]]:

@@ -7,11 +7,19 @@ curation: good / mua / noise), ``cluster_KSLabel.tsv`` (Kilosort's own label) or
 
 The spike arrays are checked here first (lengths, NaN, negative or fractional samples) because
 SpikeInterface casts them to integers without looking. SpikeInterface is imported only when a
-folder is read.
+folder is read. A published folder often lacks ``params.py`` (or its ``sample_rate``): pass the
+sampling rate, and the folder is read through a view that adds it.
+
+Clusters are chosen by their curation label (``units``): the manual label of ``cluster_group.tsv``
+when set, else Kilosort's ``KSLabel``; "good" keeps good clusters, "good+mua" also multi-unit
+activity, "all" every cluster. The label of every kept cluster is in ``unit_meta["quality"]``.
 """
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,10 +27,11 @@ from typing import Any
 import numpy as np
 
 from spikebridge.data.types import RecordingInfo, SpikeTrains
-from spikebridge.errors import SpikebridgeDataError
-from spikebridge.io._files import load_npy
+from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
+from spikebridge.io._files import load_npy, short_error
 
 _CURATION_FILES = ("cluster_group.tsv", "cluster_group.csv", "cluster_info.tsv", "cluster_info.csv")
+UNIT_CHOICES = ("good", "good+mua", "all")
 
 
 def _check_spike_arrays(folder: Path) -> np.ndarray:
@@ -37,6 +46,10 @@ def _check_spike_arrays(folder: Path) -> np.ndarray:
     clu_path = folder / "spike_clusters.npy"
     if not clu_path.exists():
         clu_path = folder / "spike_templates.npy"
+    if not clu_path.exists():
+        raise SpikebridgeDataError(
+            f"{folder}: not a phy/Kilosort folder (no spike_clusters.npy, nor spike_templates.npy)"
+        )
     times, clusters = load_npy(times_path).ravel(), load_npy(clu_path).ravel()
     for path, arr in ((times_path, times), (clu_path, clusters)):
         if arr.dtype.kind not in "iuf":
@@ -53,24 +66,66 @@ def _check_spike_arrays(folder: Path) -> np.ndarray:
     return np.unique(clusters).astype(np.int64)
 
 
-def _load_sorting(folder: Path, spiking: np.ndarray) -> tuple[Any, str]:
+def _sample_rate(folder: Path, sampling_rate: float | None) -> float | None:
+    """The sampling rate to impose on the folder: None when ``params.py`` already gives the right one."""
+    from spikeinterface.core.core_tools import read_python
+
+    params_path = folder / "params.py"
+    stored = None
+    if params_path.is_file():
+        try:
+            stored = read_python(params_path).get("sample_rate")
+        except Exception as exc:  # a params.py is Python source: any error can come out of it
+            raise SpikebridgeDataError(
+                f"{params_path}: not a readable params.py ({short_error(exc)})"
+            ) from exc
+    if sampling_rate is not None:
+        if not np.isfinite(sampling_rate) or sampling_rate <= 0:
+            raise SpikebridgeDataError(f"{folder}: sampling rate must be positive, got {sampling_rate}")
+        return None if stored == sampling_rate else float(sampling_rate)
+    if stored is None:
+        where = "has no sample_rate" if params_path.is_file() else "is missing"
+        raise SpikebridgeDataError(
+            f"{params_path}: {where}; pass the sampling rate (--sampling-rate HZ, or sampling_rate=)"
+        )
+    return None
+
+
+@contextmanager
+def _with_sample_rate(folder: Path, rate: float | None) -> Iterator[Path]:
+    """``folder`` itself, or a temporary view of it (links to its files) whose params.py gives ``rate``."""
+    if rate is None:
+        yield folder
+        return
+    with tempfile.TemporaryDirectory(prefix="spikebridge-phy-") as tmp:
+        view = Path(tmp)
+        for item in folder.iterdir():
+            if item.name != "params.py":
+                (view / item.name).symlink_to(item.resolve())
+        params = (folder / "params.py").read_text() if (folder / "params.py").is_file() else ""
+        (view / "params.py").write_text(f"{params}\nsample_rate = {float(rate)!r}\n")
+        yield view
+
+
+def _load_sorting(folder: Path, spiking: np.ndarray, rate: float | None) -> tuple[Any, str]:
     """The SpikeInterface sorting of the folder and the extractor used ("phy" or "kilosort").
 
-    ``spiking`` holds the cluster ids that have spikes; each must be a unit of the sorting.
+    ``spiking`` holds the cluster ids that have spikes; each must be a unit of the sorting. ``rate``
+    overrides the sampling rate of ``params.py`` (see :func:`_sample_rate`).
     """
     from spikeinterface.extractors import read_kilosort
     from spikeinterface.extractors import read_phy as si_read_phy
 
     curated = any((folder / f).exists() for f in _CURATION_FILES)
     try:
-        if curated:
-            sorting = si_read_phy(folder, exclude_cluster_groups=None, load_all_cluster_properties=True)
-        else:
-            sorting = read_kilosort(folder, keep_good_only=False)
+        with _with_sample_rate(folder, rate) as path:  # the sorting holds its arrays once built
+            if curated:
+                sorting = si_read_phy(path, exclude_cluster_groups=None, load_all_cluster_properties=True)
+            else:
+                sorting = read_kilosort(path, keep_good_only=False)
     except Exception as exc:  # SpikeInterface / pandas raise many types for malformed folders
-        line = (str(exc).strip().splitlines() or [""])[0][:200]
         raise SpikebridgeDataError(
-            f"{folder}: not a readable phy/Kilosort folder ({type(exc).__name__}: {line})"
+            f"{folder}: not a readable phy/Kilosort folder ({short_error(exc)})"
         ) from exc
     listed = sorting.get_property("original_cluster_id")
     missing = np.setdiff1d(spiking, sorting.unit_ids if listed is None else listed)
@@ -119,9 +174,11 @@ def _unit_meta(sorting: Any, ids: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _raw_duration(folder: Path, fs: float) -> float | None:
-    """Length in seconds of the raw binary file named by ``params.py``, when it is present."""
+    """Length in seconds of the raw binary file named by ``params.py``, when both are present."""
     from spikeinterface.core.core_tools import read_python
 
+    if not (folder / "params.py").is_file():
+        return None
     params = read_python(folder / "params.py")
     dat = params.get("dat_path")
     if isinstance(dat, list | tuple) and len(dat) == 1:
@@ -141,9 +198,33 @@ def _raw_duration(folder: Path, fs: float) -> float | None:
     return n_samples / fs if n_samples > 0 else None
 
 
-def _select(trains: SpikeTrains, exclude_noise: bool, good_only: bool) -> SpikeTrains:
-    """Drop noise clusters and, with ``good_only``, keep clusters labelled good."""
-    meta, src = trains.unit_meta, trains.info.source
+def _labels(meta: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """Curation label of every cluster: the manual ``group`` when set, else ``KSLabel``, else "unsorted"."""
+    labels = np.full(n, "unsorted", dtype=object)
+    if "KSLabel" in meta:
+        labels = np.asarray(meta["KSLabel"]).astype(str).astype(object)
+    if "group" in meta:
+        group = np.asarray(meta["group"]).astype(str)
+        manual = ~np.isin(group, ("unsorted", "", "nan"))
+        labels[manual] = group[manual]
+    return labels.astype(str)
+
+
+def _keep_mask(
+    trains: SpikeTrains, labels: np.ndarray, units: str | None, exclude_noise, good_only
+) -> np.ndarray:
+    """Clusters kept by the ``units`` choice, or by the older ``exclude_noise`` / ``good_only`` flags."""
+    src = trains.info.source
+    if units is not None:
+        if units not in UNIT_CHOICES:
+            raise SpikebridgeConfigError(f"units must be one of {', '.join(UNIT_CHOICES)}, got {units!r}")
+        if units != "all" and np.all(labels == "unsorted"):
+            raise SpikebridgeDataError(
+                f"{src}: --units {units} needs cluster labels (cluster_group.tsv or cluster_KSLabel.tsv)"
+            )
+        wanted = {"good": ("good",), "good+mua": ("good", "mua"), "all": None}[units]
+        return np.ones(labels.size, dtype=bool) if wanted is None else np.isin(labels, wanted)
+    meta = trains.unit_meta
     keep = np.ones(trains.n_units, dtype=bool)
     if exclude_noise and "group" in meta:
         keep &= meta["group"] != "noise"
@@ -152,8 +233,23 @@ def _select(trains: SpikeTrains, exclude_noise: bool, good_only: bool) -> SpikeT
         if label not in meta:
             raise SpikebridgeDataError(f"{src}: good_only needs cluster_group.tsv or cluster_KSLabel.tsv")
         keep &= meta[label] == "good"
+    return keep
+
+
+def _select(trains: SpikeTrains, exclude_noise: bool, good_only: bool, units: str | None) -> SpikeTrains:
+    """Keep the chosen clusters; record the rule and the labels kept."""
+    labels = _labels(trains.unit_meta, trains.n_units)
+    keep = _keep_mask(trains, labels, units, exclude_noise, good_only)
     if not keep.any():
-        raise SpikebridgeDataError(f"{src}: no cluster left after excluding noise / keeping good units")
+        raise SpikebridgeDataError(
+            f"{trains.info.source}: no cluster left after choosing units ({units or 'default'})"
+        )
+    rule = units or ("good" if good_only else "all but noise" if exclude_noise else "all")
+    kept, counts = np.unique(labels[keep], return_counts=True)
+    info = trains.info.with_extra(
+        units=rule, unit_quality={str(k): int(c) for k, c in zip(kept, counts, strict=True)}
+    )
+    trains = replace(trains, info=info, unit_meta={**trains.unit_meta, "quality": labels})
     return trains if keep.all() else trains.select_units(np.flatnonzero(keep))
 
 
@@ -164,35 +260,46 @@ def read_phy(
     duration: float | None = None,
     name: str | None = None,
     info: RecordingInfo | None = None,
+    units: str | None = None,
+    sampling_rate: float | None = None,
 ) -> SpikeTrains:
     """Read the units of a phy or Kilosort output folder.
 
     Parameters
     ----------
     folder : str or Path
-        Folder holding ``params.py`` and ``spike_times.npy``.
+        Folder holding ``spike_times.npy`` and ``spike_clusters.npy`` (or ``spike_templates.npy``),
+        usually with ``params.py`` and the cluster tables.
     exclude_noise : bool
-        Drop clusters that curation labelled "noise" (``cluster_group.tsv``).
+        Drop clusters that curation labelled "noise" (``cluster_group.tsv``); ignored with ``units``.
     good_only : bool
-        Keep only clusters labelled "good": by curation when present, else by ``KSLabel``.
+        Keep only clusters labelled "good": by curation when present, else by ``KSLabel``; ignored
+        with ``units``.
     duration : float, optional
         Recording length in seconds; default: the raw data file's length when ``params.py``
         points to one that exists, else the last spike time rounded up to the next second.
     name, info
         Metadata for the result; ``info`` wins over ``name``.
+    units : {"good", "good+mua", "all"}, optional
+        Clusters to keep by curation label (manual label, else ``KSLabel``); recorded in
+        ``info.extra["units"]`` with the count of each label kept (``info.extra["unit_quality"]``).
+    sampling_rate : float, optional
+        Sampling rate of ``spike_times.npy`` in Hz; needed when ``params.py`` is missing or has no
+        ``sample_rate``, and wins over it when given.
 
     Returns
     -------
     SpikeTrains
-        Spike times in seconds (sample index / ``sample_rate``), unit ids = cluster ids, cluster
-        table columns (``group``, ``KSLabel``, ...) in ``unit_meta``; clusters listed in the
-        tables but without spikes are kept as empty trains.
+        Spike times in seconds (sample index / sampling rate; the clock starts at sample 0), unit ids
+        = cluster ids, cluster table columns (``group``, ``KSLabel``, ...) and the resolved label
+        (``quality``) in ``unit_meta``; clusters listed in the tables but without spikes are kept as
+        empty trains.
     """
     folder = Path(folder)
-    for required in ("params.py", "spike_times.npy"):
-        if not (folder / required).is_file():
-            raise SpikebridgeDataError(f"{folder}: not a phy/Kilosort folder (no {required})")
-    sorting, extractor = _load_sorting(folder, _check_spike_arrays(folder))
+    if not (folder / "spike_times.npy").is_file():
+        raise SpikebridgeDataError(f"{folder}: not a phy/Kilosort folder (no spike_times.npy)")
+    spiking = _check_spike_arrays(folder)
+    sorting, extractor = _load_sorting(folder, spiking, _sample_rate(folder, sampling_rate))
     trains, ids, fs = _trains(sorting)
     if duration is None:
         duration = _default_duration(folder, fs, trains)
@@ -202,4 +309,4 @@ def read_phy(
         info = replace(info, source=str(folder))
     info = info.with_extra(sampling_rate=fs, extractor=extractor)
     result = SpikeTrains(trains, duration, info, unit_ids=ids, unit_meta=_unit_meta(sorting, ids))
-    return _select(result, exclude_noise, good_only)
+    return _select(result, exclude_noise, good_only, units)

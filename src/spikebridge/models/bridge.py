@@ -72,6 +72,11 @@ class WindowedSelfAttention(nn.Module):
         self.probs = nn.Identity()  # hook point: attention probabilities (B, H, Tq, Tk), explicit path only
         self.head_outputs = nn.Identity()  # hook point: per-head outputs (B, H, Tq, Dh)
 
+    def prefill(self, x: torch.Tensor) -> tuple[torch.Tensor, State]:
+        """Logits ``(B, T, N)`` of a raster read from the start of a recording, and the state after it
+        (the generation engines' optional fast start)."""
+        return self.run(x, self.init_state(x.shape[0], x.device))
+
     def forward(
         self, queries: torch.Tensor, keys: torch.Tensor, valid: torch.Tensor, return_attention: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:

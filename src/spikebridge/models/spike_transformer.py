@@ -14,6 +14,15 @@ Architecture
 Pre-norm (rather than the post-norm of Vaswani et al.) is our choice for stable training; the paper
 does not say.
 
+Incremental decoding
+--------------------
+``init_state(batch_size)``, ``prefill(x)`` and ``step(x_t, state)`` run the same network one bin at a
+time with a key/value cache (:class:`DecodeState`), so each new bin costs one token's work plus
+attention over the cached bins instead of a forward pass over the whole window. Positions are absolute,
+so a state holds at most ``max_context`` bins; sliding beyond that (re-encoding the most recent bins) is
+the caller's policy (see :mod:`spikebridge.training.generate`). ``step`` on a state filled by the same
+bins gives the same logits as ``forward`` (a test checks it).
+
 Hooks for analysis
 ------------------
 Each :class:`CausalSelfAttention` passes its tensors through identity modules that forward hooks can
@@ -25,7 +34,7 @@ before the output projection (both paths). ``model.attention_modules()`` lists t
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import torch
@@ -180,6 +189,16 @@ class RotaryEmbedding(nn.Module):
         rot_odd = x_even * sin + x_odd * cos
         return torch.stack((rot_even, rot_odd), dim=-1).flatten(-2)  # (B, H, T, Dh)
 
+    def rotate_at(self, x: torch.Tensor, offset: int) -> torch.Tensor:
+        """Rotate ``x`` ``(B, H, T, Dh)`` whose first token sits at absolute position ``offset``."""
+        t = x.shape[-2]
+        cos = self.cos[offset : offset + t].to(x.dtype)
+        sin = self.sin[offset : offset + t].to(x.dtype)
+        x_even, x_odd = x[..., 0::2], x[..., 1::2]  # (B, H, T, Dh/2) each
+        rot_even = x_even * cos - x_odd * sin
+        rot_odd = x_even * sin + x_odd * cos
+        return torch.stack((rot_even, rot_odd), dim=-1).flatten(-2)  # (B, H, T, Dh)
+
 
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention with an optional explicit path returning the probabilities."""
@@ -231,6 +250,42 @@ class CausalSelfAttention(nn.Module):
         merged = heads.transpose(1, 2).reshape(b, t, d)  # (B, T, D)
         return self.out(merged), probs
 
+    def forward_cached(
+        self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, start: int
+    ) -> torch.Tensor:
+        """Attend from new tokens to the cached ones and to each other (eval mode, no dropout).
+
+        Parameters
+        ----------
+        x : Tensor ``(B, T, D)``
+            New tokens at absolute positions ``start .. start + T - 1``.
+        keys, values : Tensor ``(B, H, max_context, Dh)``
+            Cache buffers holding positions ``< start``; the new keys and values are written into them.
+        start : int
+
+        Returns
+        -------
+        Tensor ``(B, T, D)``
+        """
+        b, t, d = x.shape
+        qkv = self.qkv(x).view(b, t, 3, self.n_heads, self.head_dim)  # (B, T, 3, H, Dh)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, H, T, Dh)
+        if self.rotary is not None:
+            q, k = self.rotary.rotate_at(q, start), self.rotary.rotate_at(k, start)
+        stop = start + t
+        keys[:, :, start:stop] = k
+        values[:, :, start:stop] = v
+        k_all, v_all = keys[:, :, :stop], values[:, :, :stop]  # (B, H, stop, Dh)
+        if t == 1:  # one query sees every cached key
+            heads = F.scaled_dot_product_attention(q, k_all, v_all)
+        elif start == 0:
+            heads = F.scaled_dot_product_attention(q, k_all, v_all, is_causal=True)
+        else:  # query i (position start + i) sees keys 0 .. start + i
+            allowed = torch.ones(t, stop, dtype=torch.bool, device=x.device).tril(start)
+            heads = F.scaled_dot_product_attention(q, k_all, v_all, attn_mask=allowed)
+        heads = self.head_outputs(heads)
+        return self.out(heads.transpose(1, 2).reshape(b, t, d))  # (B, T, D)
+
 
 class Block(nn.Module):
     """Pre-norm transformer block; without attention it is a residual per-token MLP."""
@@ -257,6 +312,35 @@ class Block(nn.Module):
             x = x + self.drop(attended)
         x = x + self.drop(self.ff(self.norm_ff(x)))
         return x, probs
+
+    def forward_cached(
+        self, x: torch.Tensor, keys: torch.Tensor | None, values: torch.Tensor | None, start: int
+    ) -> torch.Tensor:
+        """:meth:`forward` for new tokens ``(B, T, D)`` given the layer's cache (None without attention)."""
+        if self.attn is not None:
+            x = x + self.drop(self.attn.forward_cached(self.norm_attn(x), keys, values, start))
+        return x + self.drop(self.ff(self.norm_ff(x)))
+
+
+@dataclass
+class DecodeState:
+    """Key/value cache of an incremental decode (mutable: :meth:`SpikeTransformer.step` fills it in place).
+
+    Attributes
+    ----------
+    keys, values : list of Tensor ``(B, H, max_context, Dh)``
+        One buffer per layer (empty lists when attention is disabled); positions ``< length`` are filled.
+    length : int
+        Bins held, which is also the absolute position of the next bin.
+    """
+
+    keys: list[torch.Tensor] = field(default_factory=list)
+    values: list[torch.Tensor] = field(default_factory=list)
+    length: int = 0
+
+    @property
+    def batch_size(self) -> int:
+        return self.keys[0].shape[0] if self.keys else -1
 
 
 class SpikeTransformer(nn.Module):
@@ -324,3 +408,56 @@ class SpikeTransformer(nn.Module):
                 attention.append(probs)
         logits = self.head(self.norm(h))  # (B, T, N)
         return (logits, attention) if return_attention else logits
+
+    def init_state(self, batch_size: int) -> DecodeState:
+        """An empty decode state for ``batch_size`` sequences (buffers of ``max_context`` bins)."""
+        cfg = self.config
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise SpikebridgeConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        shape = (batch_size, cfg.n_heads, cfg.max_context, cfg.d_model // cfg.n_heads)
+        weight = self.embed.weight
+        keys = [weight.new_zeros(shape) for _ in self.attention_modules()]
+        values = [weight.new_zeros(shape) for _ in self.attention_modules()]
+        return DecodeState(keys=keys, values=values, length=0)
+
+    def extend(self, x: torch.Tensor, state: DecodeState) -> torch.Tensor:
+        """Append bins ``x`` ``(B, T, N)`` to ``state`` (in place); return their logits ``(B, T, N)``.
+
+        ``logits[:, i]`` predicts the bin after ``x[:, i]`` from every bin held by the state and
+        ``x[:, :i + 1]``, exactly as :meth:`forward` over the concatenated window (eval mode).
+        """
+        cfg = self.config
+        if x.dim() != 3 or x.shape[-1] != cfg.n_units:
+            raise SpikebridgeConfigError(f"input must be (B, T, {cfg.n_units}), got {tuple(x.shape)}")
+        if state.keys and x.shape[0] != state.batch_size:
+            raise SpikebridgeConfigError(f"input batch {x.shape[0]} != decode state batch {state.batch_size}")
+        start, t = state.length, x.shape[1]
+        if start + t > cfg.max_context:
+            raise SpikebridgeConfigError(
+                f"decode state would hold {start + t} bins, more than max_context {cfg.max_context}"
+            )
+        h = self.embed(x.to(self.embed.weight.dtype))  # (B, T, D)
+        if self.pos is not None:
+            h = h + self.pos[start : start + t].to(h.dtype)
+        h = self.drop(h)
+        layer = 0
+        for block in self.blocks:
+            if block.attn is None:
+                h = block.forward_cached(h, None, None, start)
+            else:
+                h = block.forward_cached(h, state.keys[layer], state.values[layer], start)
+                layer += 1
+        state.length = start + t
+        return self.head(self.norm(h))  # (B, T, N)
+
+    def prefill(self, x: torch.Tensor) -> tuple[torch.Tensor, DecodeState]:
+        """Encode a window ``x`` ``(B, T, N)`` from position 0: its logits ``(B, T, N)`` and the filled state."""
+        state = self.init_state(x.shape[0])
+        return self.extend(x, state), state
+
+    def step(self, x_t: torch.Tensor, state: DecodeState) -> tuple[torch.Tensor, DecodeState]:
+        """Append one bin ``x_t`` ``(B, N)``; return the logits ``(B, N)`` of the next bin and the state.
+
+        The state is updated in place (and returned for convenience).
+        """
+        return self.extend(x_t[:, None, :], state)[:, 0], state

@@ -7,6 +7,7 @@ import json
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,14 +22,35 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class PrepareConfig:
-    """Everything that decides a prepared recording: the window, the bin size and the unit rule."""
+    """Everything that decides a prepared recording: the window, the bin size, the unit rule and the
+    options given to the file's reader.
+
+    Attributes
+    ----------
+    window : WindowConfig
+    n_units : int
+        Model columns.
+    unit_rule : str
+        Column selection rule on the train part (see :func:`~spikebridge.preprocess.units.select_units`).
+    read : tuple of (str, value) pairs
+        Reader options (e.g. ``(("sampling_rate", 30000.0), ("units", "good"))`` for a phy folder),
+        sorted by name; part of the cache key, so differently read copies never mix.
+    """
 
     window: WindowConfig = WindowConfig()
     n_units: int = 128
     unit_rule: str = "rate"
+    read: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        read = tuple(sorted((str(k), v) for k, v in dict(self.read).items() if v is not None))
+        object.__setattr__(self, "read", read)
 
     def to_dict(self) -> dict:
-        return {"window": self.window.to_dict(), "n_units": self.n_units, "unit_rule": self.unit_rule}
+        out = {"window": self.window.to_dict(), "n_units": self.n_units, "unit_rule": self.unit_rule}
+        if self.read:  # absent when empty, so the cache keys of plain configurations do not change
+            out["read"] = dict(self.read)
+        return out
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
@@ -95,6 +117,9 @@ class PreparedRecording:
             "silent_train_units": self.silent_units,
             "multi_spike_cells": self.n_multi,
             "spans_s": self.plan.to_dict(),
+            "window_start_s": self.plan.fit[0],
+            "recording_start_s": self.plan.origin,
+            "recording_start_rule": self.plan.origin_rule,
             "bins": {k: p.n_bins for k, p in parts.items()},
             "spike_fraction": {k: p.spike_fraction for k, p in parts.items()},
             "data_hash": self.data_hash(),
@@ -102,11 +127,22 @@ class PreparedRecording:
 
 
 def prepare(trains: SpikeTrains, config: PrepareConfig | None = None) -> PreparedRecording:
-    """Window, bin, split and standardise a recording; every choice is computed on the train part."""
+    """Window, bin, split and standardise a recording; every choice is computed on the train part.
+
+    The window starts at the recording's start on its clock, or at its first spike when the file
+    gives no start (with a warning naming that time). A part without a spike in the chosen units is
+    refused: nothing could be trained, selected or scored on it.
+    """
     config = config or PrepareConfig()
     win = config.window
     src = trains.info.source or trains.info.name
-    plan = plan_split(trains.duration, win, source=src)
+    rule = "recording start" if trains.t_start is not None else "first spike"
+    if trains.t_start is None:
+        warnings.warn(
+            f"{src}: the file gives no start time; the window starts at the first spike, {trains.start:g} s",
+            stacklevel=2,
+        )
+    plan = plan_split(trains.duration, win, source=src, start=trains.start, start_rule=rule)
     start, stop = plan.fit[0], plan.test[1]
     binned = bin_spikes(trains, bin_size=win.bin_size, t_start=start, t_stop=stop)
     n_fit = round((plan.fit[1] - plan.fit[0]) / win.bin_size)
@@ -121,10 +157,12 @@ def prepare(trains: SpikeTrains, config: PrepareConfig | None = None) -> Prepare
     ids = np.full(config.n_units, -1, dtype=np.int64)
     real = selection.index >= 0
     ids[real] = np.asarray(trains.unit_ids)[selection.index[real]].astype(np.int64)
-    full = replace(binned, data=data, unit_mask=selection.mask, unit_ids=ids)
+    info = _column_quality(trains, selection)
+    full = replace(binned, data=data, unit_mask=selection.mask, unit_ids=ids, info=info)
     parts = [full.slice_bins(a, b) for a, b in ((0, n_fit), (n_fit, n_train), (n_train, full.n_bins))]
-    silent = int(np.count_nonzero(real & (selection.train_rates == 0)))
     _assert_disjoint(plan, src)
+    _assert_spikes(parts, plan, trains, src)
+    silent = int(np.count_nonzero(real & (selection.train_rates == 0)))
     return PreparedRecording(
         fit=parts[0],
         val=parts[1],
@@ -132,11 +170,40 @@ def prepare(trains: SpikeTrains, config: PrepareConfig | None = None) -> Prepare
         selection=selection,
         plan=plan,
         config=config,
-        info=trains.info,
+        info=info,
         n_source_units=trains.n_units,
         n_multi=binned.n_multi,
         silent_units=silent,
     )
+
+
+def _column_quality(trains: SpikeTrains, selection: UnitSelection) -> RecordingInfo:
+    """The recording's info, with the count of each curation label among the chosen columns when known."""
+    labels = trains.unit_meta.get("quality")
+    if labels is None:
+        return trains.info
+    chosen = np.asarray(labels)[selection.index[selection.index >= 0]].astype(str)
+    values, counts = np.unique(chosen, return_counts=True)
+    return trains.info.with_extra(
+        column_quality={str(v): int(c) for v, c in zip(values, counts, strict=True)}
+    )
+
+
+def _assert_spikes(parts: list[BinnedSpikes], plan: SplitPlan, trains: SpikeTrains, src: str) -> None:
+    """Refuse a train, validation or test part without a spike in the chosen units."""
+    for label, part, span in zip(
+        ("train", "validation", "test"), parts, (plan.fit, plan.val, plan.test), strict=True
+    ):
+        if not part.data[:, part.unit_mask].any():
+            firsts = [t[0] for t in trains.times if t.size]
+            lasts = [t[-1] for t in trains.times if t.size]
+            where = (
+                f"spikes lie in [{min(firsts):g}, {max(lasts):g}] s" if firsts else "the file holds no spike"
+            )
+            raise SpikebridgeDataError(
+                f"{src}: the {label} part [{span[0]:g}, {span[1]:g}) s holds no spike ({where}); "
+                "move the window with --skip / --length"
+            )
 
 
 def _assert_disjoint(plan: SplitPlan, src: str) -> None:
@@ -199,12 +266,12 @@ def load_prepared(path: str | Path) -> PreparedRecording:
         )
     cfg = meta["config"]
     config = PrepareConfig(
-        window=WindowConfig(**cfg["window"]), n_units=cfg["n_units"], unit_rule=cfg["unit_rule"]
+        window=WindowConfig(**cfg["window"]),
+        n_units=cfg["n_units"],
+        unit_rule=cfg["unit_rule"],
+        read=tuple(cfg.get("read", {}).items()),
     )
-    p = meta["plan"]
-    plan = SplitPlan(
-        fit=tuple(p["fit"]), val=tuple(p["val"]), test=tuple(p["test"]), shortened=p["shortened"]
-    )
+    plan = SplitPlan.from_dict(meta["plan"])
     info = RecordingInfo(**meta["info"])
     selection = UnitSelection(index=index, mask=index >= 0, rule=meta["rule"], train_rates=rates)
     parts = {}

@@ -1,35 +1,27 @@
-"""The study report: one HTML page assembling the tables and figures of a study run."""
+"""Small helpers shared by the CLI tables and the report: metric cells, the verdict sentence, paths.
+
+The report itself is rendered from :mod:`spikebridge.report.blocks` by :mod:`spikebridge.report.engine`.
+"""
 
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
 from pathlib import Path
-
-from spikebridge import __version__
-from spikebridge.provenance import git_commit
-
-CSS = """
-body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:13px}
-td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
-td:first-child,th:first-child{text-align:left}
-.verdict{background:#f6f6e8;border-left:4px solid #bb8;padding:.5em 1em}
-img{max-width:100%;border:1px solid #eee}
-"""
 
 EVAL_COLUMNS = (
     ("roc_auc_pooled", "pooled ROC-AUC"),
     ("roc_auc_unit_mean", "per-unit ROC-AUC"),
     ("ap_pooled", "pooled AP"),
     ("ap_unit_mean", "per-unit AP"),
-    ("bits_per_spike_pooled", "bits/spike"),
+    ("bits_per_spike_nlb_pooled", "bits/spike (NLB null)"),
+    ("bits_per_spike_train_pooled", "bits/spike (train-rate null)"),
     ("tpr", "TPR"),
     ("tnr", "TNR"),
 )
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
+    """An escaped HTML table (kept for callers that build HTML fragments; the report uses ``blocks.Table``)."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
@@ -45,74 +37,100 @@ def format_metric(res, name: str) -> str:
     return f"{m.value:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}]"
 
 
-def verdict(report) -> str:
-    """Plain-language comparison of the best neural model with the strongest baseline (per-unit ROC-AUC).
+def block_text(result) -> str:
+    """How long the bootstrap blocks of an EvaluationResult were and how they were chosen."""
+    from spikebridge.evaluation.bootstrap import BlockLength
 
-    "beats" needs a positive difference and a paired two-sided Wilcoxon p below 0.05; otherwise the
-    two are called level, or the neural model is said to lose.
+    boot = result.bootstrap
+    choice = boot.get("block_choice")
+    if choice:
+        return BlockLength(**choice).describe()
+    seconds = boot.get("block_s")
+    return f"{seconds:.1f} s blocks (given)" if seconds else f"blocks of {boot['block_len']} bins (given)"
+
+
+def caption(report) -> str:
+    """The plain-text caption of an evaluation table: sizes, chance, intervals, bits/spike nulls, unscored units."""
+    first = next(iter(report.results.values()))
+    level = int(round(100 * first.level))
+    auc = next((u for u in first.summaries if u.metric == "roc_auc"), None)
+    left_out = (
+        ""
+        if auc is None
+        else (
+            f" Per-unit means are over units with a test spike and a non-spike ({auc.n_scored} of "
+            f"{auc.n_units}; the {auc.n_units - auc.n_scored} others are left out and counted)."
+        )
+    )
+    calibrated = [m for m, r in report.results.items() if r.bits_source.startswith("scores calibrated")]
+    bits = (
+        "bits/spike: NLB null = each unit's mean rate over these test bins (train-rate null beside it); "
+        "model probabilities uncalibrated"
+        + (
+            f", except {', '.join(calibrated)}: scores calibrated on the validation part (one map)"
+            if calibrated
+            else ""
+        )
+        + "."
+    )
+    return (
+        f"{first.n_bins} test bins x {first.n_units} units, {first.n_spikes} spikes; chance AP = spike "
+        f"probability = {report.chance:.4f}. Intervals: {level}% block bootstrap over time, "
+        f"{block_text(first)}. {bits}{left_out}"
+    )
+
+
+def verdict(report) -> str:
+    """The best neural model against the strongest baseline (mean per-unit ROC-AUC), in the verdict's words.
+
+    The words come from :func:`spikebridge.evaluation.verdict.verdict_from_test` (two-sided paired
+    Wilcoxon over units, Holm-adjusted over the evaluation's tests), like every other comparison.
     """
-    from spikebridge.experiments.zoo import ModelSpec
+    from spikebridge.evaluation.verdict import verdict_from_test
+    from spikebridge.experiments.zoo import is_neural
 
     per_unit = {m: r.metric("roc_auc_unit_mean").value for m, r in report.results.items()}
-    transformers = {m: v for m, v in per_unit.items() if ModelSpec.parse(m).is_neural}
+    transformers = {m: v for m, v in per_unit.items() if is_neural(m)}
     baselines = {m: v for m, v in per_unit.items() if m not in transformers}
     if not transformers or not baselines:
         return ""
     best_t = max(transformers, key=transformers.get)
     best_b = max(baselines, key=baselines.get)
-    diff = transformers[best_t] - baselines[best_b]
     test = next((t for t in report.tests if t["model"] == best_t and t["against"] == best_b
-                 and t.get("metric", "roc_auc") == "roc_auc"), {})  # fmt: skip
-    p = test.get("p_value")
-    if diff > 0 and p is not None and p < 0.05:
-        word = "beats"
-    elif diff > 0:
-        word = "is level with"
-    else:
-        word = "does not beat"
-    p_text = "" if p is None else f", paired Wilcoxon over units p = {p:.2g}"
-    if word == "is level with":
-        p_text += ", not significant"
+                 and t.get("metric", "roc_auc") == "roc_auc"), None)  # fmt: skip
+    if test is None:
+        return ""
     return (
-        f"On {report.target}, the best neural model ({best_t}, per-unit ROC-AUC {transformers[best_t]:.3f}) "
-        f"{word} the strongest baseline ({best_b}, {baselines[best_b]:.3f}); difference {diff:+.3f}{p_text}."
+        f"On {report.target}, the best neural model by mean per-unit ROC-AUC is {best_t} "
+        f"({transformers[best_t]:.3f}) and the strongest baseline {best_b} ({baselines[best_b]:.3f}): "
+        + verdict_from_test(test).sentence()
     )
 
 
-def evaluation_section(report, figure: str | None) -> str:
-    rows = [[m, *(format_metric(r, k) for k, _ in EVAL_COLUMNS)] for m, r in report.results.items()]
-    tests = [
-        [t["model"], t["against"], t.get("metric", "roc_auc"), t["n"],
-         "-" if t.get("p_value") is None else f"{t['p_value']:.2g}",
-         "-" if t.get("effect") is None else f"{t['effect']:+.4f}"]
-        for t in report.tests
+def _p(value) -> str:
+    return "-" if value is None else f"{value:.2g}"
+
+
+def significance_rows(tests: list[dict]) -> list[list]:
+    """Rows (model, against, n, p, p Holm, median effect, verdict) of significance-test records."""
+    from spikebridge.evaluation.verdict import verdict_from_test
+
+    return [
+        [t["model"], t["against"], t["n"], _p(t.get("p_value")), _p(t.get("p_holm")),
+         "-" if t.get("effect") is None else f"{t['effect']:+.4f}", verdict_from_test(t).word]
+        for t in tests
     ]  # fmt: skip
-    first = next(iter(report.results.values()))
-    parts = [
-        f"<h3>{html.escape(report.source)} &rarr; {html.escape(report.target)}</h3>",
-        f"<p>{first.n_bins} test bins x {first.n_units} units, {first.n_spikes} spikes; chance AP = "
-        f"spike probability = {report.chance:.4f}. Intervals: 95% block bootstrap over time.</p>",
-        _table(["model", *(c for _, c in EVAL_COLUMNS)], rows),
-        f"<p class='verdict'>{html.escape(verdict(report))}</p>",
-        _table(["model", "against", "metric", "n units", "p (two-sided)", "median effect"], tests),
-    ]
-    if figure:
-        parts.append(f"<img src='{html.escape(figure)}' alt='ROC and PR curves'>")
-    return "\n".join(parts)
 
 
-def render(title: str, sections: list[tuple[str, str]]) -> str:
-    """A standalone HTML page from (heading, html body) sections."""
-    stamp = f"spikebridge {__version__}, commit {git_commit() or 'unknown'}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
-    body = "\n".join(f"<h2>{html.escape(h)}</h2>\n{b}" for h, b in sections)
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1><p><small>{html.escape(stamp)}</small></p>"
-        f"{body}</body></html>"
-    )
+TEST_HEADER = ["model", "against", "n units", "p (two-sided)", "p (Holm)", "median effect", "verdict"]
+TESTS_NOTE = (
+    "Per-unit ROC-AUC, two-sided Wilcoxon signed-rank tests paired over units; p-values also Holm-adjusted "
+    "over this table, and the verdict uses the adjusted value at alpha = 0.05."
+)
 
 
 def relative(path: Path, base: Path) -> str:
+    """``path`` relative to ``base`` when it lies inside it, else ``path`` as given."""
     try:
         return str(Path(path).resolve().relative_to(Path(base).resolve()))
     except ValueError:

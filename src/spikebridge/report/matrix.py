@@ -10,12 +10,7 @@ import numpy as np
 
 from spikebridge.atomic import write_text_atomic
 from spikebridge.experiments.matrix_summary import MatrixSummary, summarize_matrix
-from spikebridge.experiments.zoo import ModelSpec
-
-
-def is_neural(model: str) -> bool:
-    return ModelSpec.parse(model).is_neural
-
+from spikebridge.experiments.zoo import is_neural
 
 TABLE_METRICS = (
     ("roc_auc_pooled", "pooled ROC-AUC (the paper's number)"),
@@ -74,8 +69,20 @@ def table_rows(
     return rows, models
 
 
-def build_matrix_outputs(run, stats: dict, figures: bool = True) -> dict[str, Any]:
-    """Compute the summaries of a finished run and write them (JSON, PNG, HTML) into its folder."""
+def build_matrix_outputs(
+    run,
+    stats: dict,
+    figures: bool = True,
+    proximity_model_name: str | None = None,
+    proximity_metric: str = "roc_auc_unit_mean",
+    proximity_margin: bool = False,
+) -> dict[str, Any]:
+    """Compute the summaries of a finished run and write them (JSON, PNG, HTML) into its folder.
+
+    The proximity map is built from ``proximity_model_name`` (default: the first neural model of the
+    run's models) and ``proximity_metric`` (default: mean per-unit ROC-AUC; with ``proximity_margin``,
+    its margin over each target's rate baseline); cells below chance are listed in the notes.
+    """
     summary = matrix_summary(run)
     out = Path(run.out_dir)
     tables, notes = [], []
@@ -116,11 +123,18 @@ def build_matrix_outputs(run, stats: dict, figures: bool = True) -> dict[str, An
         "seeds": {m: summary.seeds(m, "roc_auc_unit_mean") for m in transformers},
     }
     figs: list[Path] = []
+    pmap = None
     if figures and len(summary.names) >= 2:
-        figs, pmap = _write_figures(summary, out, transformers)
+        model = proximity_model_name or proximity_model(run.config.models, summary)
+        proximity = None if model is None else (model, proximity_metric, proximity_margin)
+        figs, pmap = _write_figures(summary, out, proximity)
         if pmap is not None:
             doc["proximity"] = pmap.to_dict()
-            notes.append(f"proximity map: Kruskal stress-1 = {pmap.stress1:.3f} (0 = distances fit exactly)")
+            notes.append(
+                f"proximity map from {pmap.label}: Kruskal stress-1 = {pmap.stress1:.3f} (0 = distances fit exactly)"
+            )
+            if pmap.note():
+                notes.append(pmap.note())
     summary_path = out / "matrix_summary.json"
     write_text_atomic(summary_path, json.dumps(doc, indent=1, default=_json_default))
     return {
@@ -129,6 +143,7 @@ def build_matrix_outputs(run, stats: dict, figures: bool = True) -> dict[str, An
         "summary_path": summary_path,
         "figures": figs,
         "summary": summary,
+        "proximity": pmap,
     }
 
 
@@ -140,11 +155,10 @@ def _json_default(value):
     return str(value)
 
 
-def _write_figures(summary: MatrixSummary, out: Path, transformers: list[str]):
+def _write_figures(summary: MatrixSummary, out: Path, proximity: tuple | None):
     import matplotlib.pyplot as plt
 
-    from spikebridge.analysis.proximity import proximity_map
-    from spikebridge.viz.matrix import plot_group_bars, plot_matrix_heatmap, plot_proximity, proximity_html
+    from spikebridge.viz.matrix import plot_group_bars, plot_matrix_heatmap
 
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -164,14 +178,34 @@ def _write_figures(summary: MatrixSummary, out: Path, transformers: list[str]):
             fig.savefig(paths[-1], dpi=130)
             plt.close(fig)
     pmap = None
-    if transformers:
-        auc = summary.matrix(transformers[0], "roc_auc_pooled")
-        if np.all(np.isfinite(auc)):
-            pmap = proximity_map(auc, summary.names, summary.preparations)
-            fig = plot_proximity(pmap, title=f"proximity map, {transformers[0]} pooled ROC-AUC")
-            paths.append(fig_dir / "proximity_map.png")
-            fig.savefig(paths[-1], dpi=130)
-            plt.close(fig)
-            paths.append(fig_dir / "proximity_map.html")
-            write_text_atomic(paths[-1], proximity_html(pmap))
+    if proximity is not None:
+        pmap, more = _write_proximity(summary, fig_dir, *proximity)
+        paths += more
     return paths, pmap
+
+
+def proximity_model(models, summary: MatrixSummary) -> str | None:
+    """The model the proximity map is built from by default: the first neural model the run lists."""
+    return next((m for m in models if is_neural(m) and m in summary.models), None)
+
+
+def _write_proximity(summary: MatrixSummary, fig_dir: Path, model: str, metric: str, margin: bool):
+    """The proximity map of ``model``'s ``metric`` (or its margin over the rate baseline): PNG and HTML."""
+    import matplotlib.pyplot as plt
+
+    from spikebridge.analysis.proximity import margin_scores, proximity_map
+    from spikebridge.viz.matrix import plot_proximity, proximity_html
+
+    values = summary.matrix(model, metric)
+    if margin:
+        values = margin_scores(values, summary.matrix("rate", metric))
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        return None, []
+    label = f"{metric}_margin_over_rate" if margin else metric
+    pmap = proximity_map(values, summary.names, summary.preparations, model=model, metric=label)
+    fig = plot_proximity(pmap)
+    paths = [fig_dir / "proximity_map.png", fig_dir / "proximity_map.html"]
+    fig.savefig(paths[0], dpi=130)
+    plt.close(fig)
+    write_text_atomic(paths[1], proximity_html(pmap))
+    return pmap, paths

@@ -1,4 +1,4 @@
-"""Teacher-forced one-step-ahead prediction and free-running generation with any registered model.
+"""Teacher-forced one-step-ahead prediction with any registered model (generation: :mod:`.generate`).
 
 Stateful models (those with ``init_state`` and ``run``, e.g. the bridge model) read the raster once,
 in blocks, carrying their state: every prediction sees the whole past of the raster.
@@ -24,6 +24,7 @@ import torch
 
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 from spikebridge.models.registry import by_model_class
+from spikebridge.progress import progress_bar
 from spikebridge.training.checkpoint import load_checkpoint
 
 STATEFUL_BLOCK = 4096  # bins per block when a stateful model reads a raster
@@ -144,7 +145,7 @@ def _predict_stateful(model, inputs, mask, columns, device, progress, out) -> No
     state = model.init_state(1, device)
     unit_mask = torch.from_numpy(mask).to(device)
     starts = range(0, inputs.shape[0], block)
-    with torch.inference_mode(), _progress(progress, len(starts)) as advance:
+    with torch.inference_mode(), progress_bar(progress, len(starts), "predict") as advance:
         for start in starts:
             x = inputs[start : start + block][None].to(device)  # (1, L, N)
             logits, state = model.run(x, state, unit_mask, columns)
@@ -162,7 +163,7 @@ def _predict_windows(model, inputs, context, chunk, batch_size, device, progress
         raise SpikebridgeConfigError(f"chunk must be in 1..{context}, got {chunk}")
     n_out = inputs.shape[0]
     pairs = _window_starts(n_out, context, chunk)
-    with torch.inference_mode(), _progress(progress, len(pairs)) as advance:
+    with torch.inference_mode(), progress_bar(progress, len(pairs), "predict") as advance:
         for i in range(0, len(pairs), batch_size):
             group = pairs[i : i + batch_size]
             length = min(context, n_out)
@@ -171,98 +172,3 @@ def _predict_windows(model, inputs, context, chunk, batch_size, device, progress
             for (start, keep), p in zip(group, probs, strict=True):
                 out[keep : start + length] = p[keep - start :]
             advance(len(group))
-
-
-class _progress:
-    """Context manager yielding ``advance(n)``; a rich progress bar when enabled, else a no-op."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled, self.total, self.bar = enabled, total, None
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda n: None
-        from rich.progress import Progress
-
-        self.bar = Progress(transient=True)
-        self.bar.start()
-        task = self.bar.add_task("predict", total=self.total)
-        return lambda n: self.bar.advance(task, n)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def generate(
-    model: torch.nn.Module,
-    seed_raster: np.ndarray,
-    n_steps: int,
-    temperature: float = 1.0,
-    seed: int = 0,
-    device: str = "cpu",
-    columns: bool = True,
-) -> np.ndarray:
-    """Free-running generation: sample each next bin (Bernoulli) and feed it back.
-
-    Parameters
-    ----------
-    model : nn.Module
-        A registered model.
-    seed_raster : ndarray ``(T0, N)``, ``T0 >= 1``
-        Real bins that start the generation.
-    n_steps : int
-        Bins to generate.
-    temperature : float
-        Logits are divided by it before the sigmoid (> 0; 1 = the model's probabilities).
-    seed : int
-        Seed of the torch generator used for sampling; equal seeds give equal outputs.
-    columns : bool
-        Stateful models: use the per-column parameters (see :func:`predict_proba`).
-
-    Returns
-    -------
-    ndarray ``(n_steps, N)`` bool
-        The generated bins (the seed is not included). A stateless model sees the last
-        ``max_context`` bins at each step; a stateful one steps its state (constant cost per bin).
-    """
-    seed_raster = _check_raster(model, seed_raster, "seed_raster")
-    if seed_raster.shape[0] < 1 or n_steps < 0 or temperature <= 0:
-        raise SpikebridgeConfigError(
-            "generate needs a non-empty seed_raster, n_steps >= 0 and temperature > 0"
-        )
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    history = torch.from_numpy(seed_raster.astype(np.float32))  # (T0, N)
-    was_training = model.training
-    model.eval().to(device)
-    with torch.inference_mode():
-        if is_stateful(model):
-            steps = _generate_stateful(model, history, n_steps, temperature, gen, device, columns)
-        else:
-            steps = _generate_windows(model, history, n_steps, temperature, gen, device)
-    model.train(was_training)
-    if not steps:
-        return np.zeros((0, seed_raster.shape[1]), dtype=bool)
-    return torch.stack(steps).numpy().astype(bool)
-
-
-def _generate_stateful(model, history, n_steps, temperature, gen, device, columns) -> list[torch.Tensor]:
-    logits, state = model.run(history[None].to(device), model.init_state(1, device), columns=columns)
-    logits, steps = logits[0, -1], []
-    for _ in range(n_steps):
-        sample = torch.bernoulli(torch.sigmoid(logits.float().cpu() / temperature), generator=gen)  # (N,)
-        steps.append(sample)
-        logits, state = model.step(sample[None].to(device), state, columns=columns)
-        logits = logits[0]
-    return steps
-
-
-def _generate_windows(model, history, n_steps, temperature, gen, device) -> list[torch.Tensor]:
-    steps = []
-    for _ in range(n_steps):
-        window = history[-model.config.max_context :][None].to(device)  # (1, L, N)
-        logits = model(window)[0, -1].float().cpu() / temperature  # (N,)
-        sample = torch.bernoulli(torch.sigmoid(logits), generator=gen)  # (N,)
-        steps.append(sample)
-        history = torch.cat([history[-model.config.max_context + 1 :], sample[None]])
-    return steps

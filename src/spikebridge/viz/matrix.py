@@ -67,10 +67,24 @@ def plot_group_bars(groups_by_model: dict[str, list], metric: str, reference: fl
     return fig
 
 
-def plot_proximity(pmap, title: str = "proximity map (1/AUC distances)"):
-    """Static 3-D scatter of a :class:`~spikebridge.analysis.proximity.ProximityMap`."""
+def _below_chance_pairs(pmap) -> list[tuple[int, int]]:
+    """Index pairs (i, j), i != j, of the map's below-chance cells."""
+    index = {n: i for i, n in enumerate(pmap.names)}
+    return [(index[s], index[t]) for s, t, _ in pmap.below_chance if s != t]
+
+
+def _title(pmap, title: str | None) -> str:
+    return title or f"proximity map: {pmap.label} (distance 1/score)"
+
+
+def plot_proximity(pmap, title: str | None = None):
+    """Static 3-D scatter of a :class:`~spikebridge.analysis.proximity.ProximityMap`.
+
+    The model and metric are named in the title; pairs with a cell below chance are joined by red
+    dashed lines and counted in a footnote.
+    """
     plt = _mpl()
-    fig = plt.figure(figsize=(6, 5))
+    fig = plt.figure(figsize=(6.5, 5.5))
     ax = fig.add_subplot(projection="3d")
     pos = pmap.positions
     for prep in sorted(set(pmap.preparations)):
@@ -78,14 +92,27 @@ def plot_proximity(pmap, title: str = "proximity map (1/AUC distances)"):
         ax.scatter(*pos[idx].T, s=40, color=PREP_COLORS.get(prep, "k"), label=prep)
     for i, name in enumerate(pmap.names):
         ax.text(*pos[i], name, fontsize=6)
-    ax.set_title(f"{title}\nKruskal stress-1 = {pmap.stress1:.3f}", fontsize=9)
+    pairs = _below_chance_pairs(pmap)
+    for k, (i, j) in enumerate(pairs):
+        ax.plot(*pos[[i, j]].T, color="red", ls="--", lw=0.8, label="cell below chance" if k == 0 else None)
+    ax.set_title(f"{_title(pmap, title)}\nKruskal stress-1 = {pmap.stress1:.3f}", fontsize=9)
+    if pmap.below_chance:
+        fig.text(
+            0.01, 0.01, f"{len(pmap.below_chance)} cell(s) below chance (0.5); worst: "
+            f"{pmap.below_chance[0][0]} -> {pmap.below_chance[0][1]} {pmap.below_chance[0][2]:.3f}",
+            fontsize=7, color="red",
+        )  # fmt: skip
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
 
-def proximity_html(pmap, title: str = "spikebridge proximity map") -> str:
-    """An interactive (plotly) 3-D proximity map as a standalone HTML string."""
+def plot_proximity_3d(pmap, title: str | None = None):
+    """An interactive (plotly) 3-D scatter of a :class:`~spikebridge.analysis.proximity.ProximityMap`.
+
+    The model and metric are named in the title; pairs with a cell below chance are joined by red
+    dashed lines.
+    """
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -102,5 +129,19 @@ def proximity_html(pmap, title: str = "spikebridge proximity map") -> str:
                 marker={"size": 6, "color": PREP_COLORS.get(prep, "black")},
             )
         )
-    fig.update_layout(title=f"{title} (Kruskal stress-1 = {pmap.stress1:.3f})")
-    return fig.to_html(include_plotlyjs=True, full_html=True)
+    for k, (i, j) in enumerate(_below_chance_pairs(pmap)):
+        xyz = pmap.positions[[i, j]]
+        fig.add_trace(
+            go.Scatter3d(
+                x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], mode="lines", line={"color": "red", "dash": "dash"},
+                name="cell below chance", showlegend=k == 0,
+            )
+        )  # fmt: skip
+    note = f"; {len(pmap.below_chance)} cell(s) below chance" if pmap.below_chance else ""
+    fig.update_layout(title=f"{_title(pmap, title)} (Kruskal stress-1 = {pmap.stress1:.3f}{note})")
+    return fig
+
+
+def proximity_html(pmap, title: str | None = None) -> str:
+    """An interactive (plotly) 3-D proximity map as a standalone HTML string (below-chance pairs in red)."""
+    return plot_proximity_3d(pmap, title).to_html(include_plotlyjs=True, full_html=True)
