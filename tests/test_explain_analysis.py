@@ -237,10 +237,10 @@ def test_a_model_without_attention_gets_shuffles_but_no_attention_ablation():
     from spikebridge.preprocess.prepare import PrepareConfig, prepare
     from spikebridge.preprocess.split import WindowConfig
 
-    raster = _raster(6000, 6, 0.1, seed=3)
+    raster = _raster(30000, 6, 0.1, seed=3)  # 30 s: the shortest window the split accepts
     times = tuple((np.flatnonzero(raster[:, i]) + 0.5) * 1e-3 for i in range(6))
-    trains = SpikeTrains(times, 6.0, RecordingInfo("r", "in_vitro"))
-    prep = prepare(trains, PrepareConfig(window=WindowConfig(train_s=4.0, test_s=2.0), n_units=6))
+    trains = SpikeTrains(times, 30.0, RecordingInfo("r", "in_vitro"))
+    prep = prepare(trains, PrepareConfig(window=WindowConfig(train_s=20.0, test_s=10.0), n_units=6))
     model = _tiny_model(attention=False)
     with pytest.raises(SpikebridgeConfigError, match="no attention"):
         analyse_attention(model, prep.test.data, prep.unit_mask, get_loss("bce"))

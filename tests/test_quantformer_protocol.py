@@ -92,7 +92,7 @@ def test_inference_leaves_the_quantizer_untouched(sim_data, tmp_path, monkeypatc
 def test_verdicts_follow_the_paired_test():
     assert verdict({"n": 20, "p_value": 0.01, "effect": -0.2}, lower_is_better=True) == "beats"
     assert verdict({"n": 20, "p_value": 0.01, "effect": -0.2}, lower_is_better=False) == "loses to"
-    assert verdict({"n": 20, "p_value": 0.2, "effect": 0.3}, lower_is_better=False) == "level with"
+    assert verdict({"n": 20, "p_value": 0.2, "effect": 0.3}, lower_is_better=False) == "is level with"
     assert verdict({"n": 0, "p_value": None, "effect": None}, lower_is_better=True) == "untestable"
 
 

@@ -51,7 +51,10 @@ def study_cmd(
     executor: str = typer.Option("local", help="Matrix executor: local | ray | inline."),
     address: str = typer.Option(None, help="Ray cluster address."),
     skip_matrix: bool = typer.Option(False, help="Only the datasets and the evaluation tables."),
-    explain: bool = typer.Option(False, help="Add what the evaluated Dice transformers learned (explain)."),
+    explain: bool = typer.Option(True, help="Add what the evaluated Dice transformers learned (explain)."),
+    quantformer: bool = typer.Option(
+        True, help="Add QuantFormer forecasting on calcium and spike recordings (its quick profile)."
+    ),
     realism_seconds: float = typer.Option(
         60.0, help="Seconds per generated trial in the realism section (at most half the test part; 0: none)."
     ),
@@ -93,6 +96,10 @@ def study_cmd(
         t0 = time.perf_counter()
         capabilities.append(_explain(names, root, out, profile))
         seconds["explain"] = time.perf_counter() - t0
+    if quantformer:
+        t0 = time.perf_counter()
+        capabilities.append(_quantformer(root, out, "tiny" if profile == "tiny" else "quick", n_boot))
+        seconds["quantformer"] = time.perf_counter() - t0
     seconds["whole study"] = time.perf_counter() - start
     report = study_report(
         records, evaluations, matrix_art, hashes, configs, seconds, capabilities=capabilities
@@ -119,6 +126,18 @@ def study_cmd(
     console.print(
         f"report: {report_path} ({seconds['whole study'] / 60:.1f} min); results summary: {summary_path}"
     )
+
+
+def _quantformer(root: Path, out: Path, profile: str, n_boot: int):
+    """QuantFormer's section: its study over the default sources, resumed from ``out/quantformer``."""
+    from dataclasses import replace
+
+    from spikebridge.experiments.quantformer import QuantFormerStudyConfig, run_quantformer_study
+    from spikebridge.report.quantformer import quantformer_section
+
+    cfg = replace(QuantFormerStudyConfig(profile=profile), n_boot=n_boot)
+    study = run_quantformer_study(out / "quantformer", root, config=cfg, log=console.print)
+    return quantformer_section(study, out / "quantformer")
 
 
 def _explain(names, root: Path, out: Path, profile: str):

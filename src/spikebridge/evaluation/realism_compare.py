@@ -28,8 +28,13 @@ from spikebridge.evaluation.realism import (
     top_pairs,
 )
 from spikebridge.evaluation.stats import versus_baseline
+from spikebridge.evaluation.verdict import verdict
 
-ALPHA = 0.05
+REALISM_WORDS = {
+    "beats": "closer to real activity than",
+    "is level with": "not distinguishable from",
+    "loses to": "further from real activity than",
+}
 REFERENCE = "reference (real)"  # label of the reference in the figure numbers; candidates are "name (role)"
 
 
@@ -170,18 +175,19 @@ def _nanmean_rows(rows: list[np.ndarray]) -> np.ndarray:
 
 
 def verdict_words(better: bool, at_ceiling: bool, p_value: float | None) -> str:
-    """Plain words for the model against the Poisson floor on one distance (one place to swap the wording).
+    """Plain words for the model against the Poisson floor on one distance.
 
-    ``better``: the model's distance lies on the ceiling's side of the floor's; ``at_ceiling``: it is
-    at least as close to the reference as the real-vs-real ceiling.
+    The decision is :func:`spikebridge.evaluation.verdict.verdict`'s (the one rule of every comparison):
+    "beats" reads "closer to real activity than", "loses to" "further from real activity than", "is level
+    with" "not distinguishable from". ``better``: the model's distance lies on the ceiling's side of the
+    floor's; ``at_ceiling``: it is at least as close to the reference as the real-vs-real ceiling.
     """
-    side = "closer to real activity than" if better else "further from real activity than"
     if p_value is None or not np.isfinite(p_value):
+        side = "closer to real activity than" if better else "further from real activity than"
         return f"{side} the Poisson baseline (untested)"
-    if p_value >= ALPHA:
-        return f"not distinguishable from the Poisson baseline (p = {p_value:.2g})"
-    tail = ", as close as the real-vs-real ceiling" if better and at_ceiling else ""
-    return f"{side} the Poisson baseline (p = {p_value:.2g}){tail}"
+    word = verdict(1.0 if better else -1.0, p_value)
+    tail = ", as close as the real-vs-real ceiling" if word == "beats" and at_ceiling else ""
+    return f"{REALISM_WORDS[word]} the Poisson baseline (p = {p_value:.2g}){tail}"
 
 
 def _test(metric: str, model: CandidateRealism, floor: CandidateRealism) -> tuple[str, float | None]:

@@ -2,7 +2,7 @@
 
 Tests are two-sided Wilcoxon signed-rank tests of the per-neuron mean metric, paired over neurons
 (QuantFormer minus baseline, on the same test windows). A verdict is "beats" / "loses to" when
-p < 0.05 and the median difference favours / disfavours QuantFormer, "level with" otherwise, and
+p < 0.05 and the median difference favours / disfavours QuantFormer, "is level with" otherwise, and
 "untestable" when no neuron has both values (e.g. normalised metrics of a constant forecast).
 """
 
@@ -28,7 +28,6 @@ from spikebridge.preprocess.calcium import Observations
 MODEL = "quantformer"
 SCALES = ("raw", "norm")
 VERDICT_METRICS = ("raw/mse", "raw/pearson")
-ALPHA = 0.05
 
 
 def metric_keys() -> list[str]:
@@ -54,14 +53,17 @@ def score_forecasts(
 
 
 def verdict(test: dict[str, Any], lower_is_better: bool) -> str:
-    """``beats`` / ``loses to`` / ``level with`` / ``untestable`` from a paired two-sided test."""
-    p, effect = test.get("p_value"), test.get("effect")
+    """``beats`` / ``loses to`` / ``is level with`` from a paired two-sided test; ``untestable`` without pairs.
+
+    The words come from :func:`spikebridge.evaluation.verdict.verdict`, the rule of every comparison;
+    the median difference is signed so that positive favours QuantFormer.
+    """
+    from spikebridge.evaluation.verdict import verdict as verdict_rule
+
+    effect = test.get("effect")
     if test.get("n", 0) == 0 or effect is None:
         return "untestable"
-    if p is None or p >= ALPHA or effect == 0:
-        return "level with"
-    better = effect < 0 if lower_is_better else effect > 0
-    return "beats" if better else "loses to"
+    return verdict_rule(-effect if lower_is_better else effect, test.get("p_value"))
 
 
 def compare(per_neuron: dict[str, dict[str, np.ndarray]], model: str = MODEL) -> list[dict[str, Any]]:
