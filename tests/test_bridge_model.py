@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -157,3 +158,19 @@ def test_model_specs_have_stable_canonical_names():
         ModelSpec("history", "bce")
     with pytest.raises(SpikebridgeConfigError, match="unknown model 'lstm-bce'"):
         ModelSpec.parse("lstm-bce")
+
+
+def test_generation_steps_the_bridge_model_with_the_teacher_forced_probabilities():
+    from spikebridge.training.generate import generate
+
+    model = _trained_like(BridgeConfig.profile("tiny", n_units=6))
+    prefix = _raster(1, 50, 6, seed=4)[0].numpy().astype(bool)  # (T0, N)
+    run = generate(model, prefix, n_steps=40, trials=2, seed=3, keep_probs=True)
+    again = generate(model, prefix, n_steps=40, trials=2, seed=3)
+    assert run.context is None and run.spikes.shape == (2, 40, 6)
+    np.testing.assert_array_equal(run.spikes, again.spikes)
+    for k in range(2):
+        x = torch.from_numpy(np.concatenate([prefix, run.spikes[k]]).astype(np.float32))[None]
+        with torch.no_grad():
+            forced = torch.sigmoid(model(x))[0, 49:-1].numpy()  # row t: the bin after input t
+        np.testing.assert_allclose(run.probs[k], forced, rtol=1e-4, atol=1e-5)

@@ -48,9 +48,9 @@ def test_study_writes_a_report(tmp_path):
     summary = json.loads((out / "study_summary.json").read_text())
     assert [e["target"] for e in summary["evaluations"]] == ["r0"]
     assert summary["evaluations"][0]["models"]["glm"]["metrics"]["bits_per_spike_nlb_pooled"][0] is not None
-    assert summary["matrix"]["proximity"]["model"] == "transformer-dice"
+    assert summary["matrix"]["proximity"]["model"] == "bridge-bce"
     assert summary["matrix"]["proximity"]["metric"] == "roc_auc_unit_mean"
     text = render_results(summary)
-    assert "| transformer-bce |" in text and "On per-unit ROC-AUC, transformer-bce " in text
+    assert "| bridge-bce |" in text and "On per-unit ROC-AUC, bridge-bce " in text
     assert "### Cross-recording matrix" in text and "2 of unknown preparation" in text
     assert "Empty groups: in vitro self" in text  # asdf files do not say whether they are in vitro
