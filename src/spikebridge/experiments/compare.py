@@ -52,9 +52,7 @@ class ComparisonRow:
     def verdict(self) -> str:
         """``"beats all"`` (better than every baseline on both metrics), or the comparisons that are not wins."""
         misses = [
-            f"{c.verdict} vs {c.baseline} ({SHORT[c.metric]})"
-            for c in self.comparisons
-            if c.verdict != "better"
+            f"{c.verdict} {c.baseline} ({SHORT[c.metric]})" for c in self.comparisons if c.verdict != WIN
         ]
         return "beats all" if not misses else "; ".join(misses)
 
