@@ -33,3 +33,17 @@ class progress_bar:
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+def time_left(done: int, total: int, elapsed_s: float) -> str:
+    """Words for the time left after ``done`` of ``total`` items took ``elapsed_s`` seconds.
+
+    The estimate is the mean time per finished item times the items left ("about 3 min left",
+    "about 40 s left"); "done" when nothing is left and "" before the first item finishes.
+    """
+    if done >= total:
+        return "done"
+    if done <= 0 or elapsed_s <= 0:
+        return ""
+    left = elapsed_s / done * (total - done)
+    return f"about {left / 60:.0f} min left" if left >= 90 else f"about {left:.0f} s left"

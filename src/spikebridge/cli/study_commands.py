@@ -71,11 +71,16 @@ def study_cmd(
     out.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]study[/bold] on {root} -> {out}")
     prep_cfg = PrepareConfig(n_units=n_units)
+    planned = ["recordings", "evaluations", "matrix", "realism", "explain", "quantformer"]
+    flags = [True, True, not skip_matrix, realism_seconds > 0, explain, quantformer]
+    stage = _stages([p for p, on in zip(planned, flags, strict=True) if on], start)
+    stage("recordings")
     records = _dataset_records(root, prep_cfg)
     seconds = {"recordings": time.perf_counter() - start}
     hashes = {r["name"]: r["data_hash"] for r in records if "data_hash" in r}
     configs = {"prepare": prep_cfg.to_dict()}
     names = evaluate or [n for n in EVALUATED if load_catalog()[n].present(root)]
+    stage("evaluations")
     evaluations = [_evaluation(name, root, out, profile, n_boot, prep_cfg) for name in names]
     for e in evaluations:
         seconds[f"evaluate {e.report.source}"] = e.seconds
@@ -83,20 +88,24 @@ def study_cmd(
     matrix_art = None
     if not skip_matrix:
         recs = matrix or [n for n, e in load_catalog().items() if e.kind == "spikes" and e.present(root)]
+        stage("matrix")
         matrix_art, matrix_hashes = _matrix(recs, root, out, profile, prep_cfg, executor, address)
         hashes.update(matrix_hashes)
         seconds["matrix"], configs["matrix"] = matrix_art.stats["seconds"], matrix_art.config
     hashes.update(_missing_hashes(names, hashes, root, prep_cfg))
     capabilities = []
     if realism_seconds > 0:
+        stage("realism")
         t0 = time.perf_counter()
         capabilities.append(_realism(names, root, out, profile, prep_cfg, realism_seconds))
         seconds["realism"] = time.perf_counter() - t0
     if explain:
+        stage("explain")
         t0 = time.perf_counter()
         capabilities.append(_explain(names, root, out, profile))
         seconds["explain"] = time.perf_counter() - t0
     if quantformer:
+        stage("quantformer")
         t0 = time.perf_counter()
         capabilities.append(_quantformer(root, out, "tiny" if profile == "tiny" else "quick", n_boot))
         seconds["quantformer"] = time.perf_counter() - t0
@@ -126,6 +135,17 @@ def study_cmd(
     console.print(
         f"report: {report_path} ({seconds['whole study'] / 60:.1f} min); results summary: {summary_path}"
     )
+
+
+def _stages(names: list[str], start: float):
+    """A function that prints "stage k/n: NAME (M min so far)" as each planned stage begins."""
+
+    def announce(name: str) -> None:
+        k = names.index(name) + 1
+        so_far = (time.perf_counter() - start) / 60
+        console.print(f"[bold]stage {k}/{len(names)}: {name}[/bold] ({so_far:.1f} min so far)")
+
+    return announce
 
 
 def _quantformer(root: Path, out: Path, profile: str, n_boot: int):

@@ -21,6 +21,7 @@ from spikebridge.experiments.prepared import get_prepared, recording_key
 from spikebridge.experiments.store import ResultRow, ResultsStore
 from spikebridge.experiments.zoo import ModelSpec
 from spikebridge.preprocess.prepare import PrepareConfig, load_prepared
+from spikebridge.progress import time_left
 from spikebridge.provenance import config_hash
 
 DEFAULT_MODELS = ("bridge-bce", "paper-dice", "paper-focal", "history", "glm")
@@ -187,10 +188,12 @@ class MatrixRun:
             total = len(tasks) + sum(1 for k in done if k.startswith(stage + "/"))
             skipped += total - len(tasks)
             self.log(f"{stage}: {len(tasks)} cells to compute, {total - len(tasks)} already finished")
+            t_stage = time.perf_counter()
             for i, (task, result) in enumerate(run_tasks(tasks, executor, workers, address), start=1):
                 self._write(run, task, result)
                 computed[stage] += 1
-                self.log(f"  [{i}/{len(tasks)}] {task.key} ({result.get('seconds', 0.0):.1f} s)")
+                left = time_left(i, len(tasks), time.perf_counter() - t_stage)
+                self.log(f"  [{i}/{len(tasks)}] {task.key} ({result.get('seconds', 0.0):.1f} s; {left})")
         seconds = time.perf_counter() - start
         return {"computed": computed, "skipped": skipped, "seconds": seconds, "run": run}
 
