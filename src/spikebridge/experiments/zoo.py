@@ -47,9 +47,8 @@ TRAIN_PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                      val_windows=8),
     },
     "features": {
-        "full": dict(window=256, batch_size=16, max_epochs=8, patience=2, lr=3e-3, column_lr=5e-2),
-        "quick": dict(window=256, batch_size=16, windows_per_epoch=512, max_epochs=5, patience=2, lr=3e-3,
-                      column_lr=5e-2),
+        "full": dict(window=256, batch_size=16, max_epochs=8, patience=2, lr=3e-3),
+        "quick": dict(window=256, batch_size=16, windows_per_epoch=512, max_epochs=5, patience=2, lr=3e-3),
         "tiny": dict(window=64, batch_size=8, windows_per_epoch=64, max_epochs=2, patience=2, lr=1e-2),
     },
 }  # fmt: skip

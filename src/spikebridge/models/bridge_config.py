@@ -109,13 +109,12 @@ class BridgeConfig:
         Parameters
         ----------
         name : {"quick", "tiny", "full"}
-            ``"quick"``: the default (rank 16, context width 64, no attention, coupling at the
-            exact last 3 bins). ``"tiny"``: seconds per
+            ``"quick"``: the default (rank 16, context width 64, no attention). ``"tiny"``: seconds per
             fit, for smoke tests (rank 8, width 16). ``"full"``: attention over the last 256 bins of
             population tokens and the nonlinear per-column population path.
         """
         profiles = {
-            "quick": dict(coupling_lags=3),
+            "quick": {},
             "tiny": dict(
                 rank=8,
                 d_model=16,
@@ -125,7 +124,7 @@ class BridgeConfig:
                 coupling_taus=(4.0,),
                 population_taus=(4.0, 64.0, 1024.0),
             ),  # fmt: skip
-            "full": dict(attention=True, attention_span=256, population_mlp=True, coupling_lags=3),
+            "full": dict(attention=True, attention_span=256, population_mlp=True, coupling_lags=2),
         }
         if name not in profiles:
             raise SpikebridgeConfigError(f"profile must be one of {sorted(profiles)}, got {name!r}")
