@@ -16,7 +16,7 @@ from spikebridge.report.study import EvaluationArtifacts, MatrixArtifacts, read_
 
 NAMES = ("vitro_a", "vitro_b", "vitro_c", "vivo_a", "vivo_b")
 PREPS = ("in_vitro", "in_vitro", "in_vitro", "in_vivo", "in_vivo")
-MODELS = {"transformer-dice": 0.5, "transformer-focal": 0.25, "rate": 0.0, "glm": 0.4}  # signal strength
+MODELS = {"paper-dice": 0.5, "paper-focal": 0.25, "rate": 0.0, "glm": 0.4}  # signal strength
 
 
 def _probs(rng, targets: np.ndarray, rates: np.ndarray, signal: float) -> np.ndarray:
@@ -107,8 +107,8 @@ def synthetic_study_report(tmp: Path) -> Report:
     report = synthetic_evaluation()
     _, roc_pr = write_evaluation(report, tmp, "vitro_a")
     dirs = {
-        "transformer-dice": write_history(tmp / "fits" / "dice", [0.70, 0.80, 0.83, 0.82], 2),
-        "transformer-focal": write_history(tmp / "fits" / "focal", [0.65, 0.74, 0.78, 0.79], 3),
+        "paper-dice": write_history(tmp / "fits" / "dice", [0.70, 0.80, 0.83, 0.82], 2),
+        "paper-focal": write_history(tmp / "fits" / "focal", [0.65, 0.74, 0.78, 0.79], 3),
         "rate": tmp / "fits" / "rate",
     }
     evaluation = EvaluationArtifacts(report, roc_pr, read_histories(dirs), 12.0)

@@ -17,12 +17,12 @@ PREPS = ["in_vitro", "in_vitro", "in_vitro", "in_vivo", "in_vivo"]
 
 def _summary(unit: np.ndarray, pooled: np.ndarray | None = None, focal_shift: float = 0.0) -> MatrixSummary:
     values = {
-        ("transformer-dice", "roc_auc_unit_mean"): unit,
+        ("paper-dice", "roc_auc_unit_mean"): unit,
         ("rate", "roc_auc_unit_mean"): np.full((5, 5), 0.5),
     }
-    values[("transformer-focal", "roc_auc_unit_mean")] = unit + focal_shift
+    values[("paper-focal", "roc_auc_unit_mean")] = unit + focal_shift
     if pooled is not None:
-        values[("transformer-dice", "roc_auc_pooled")] = pooled
+        values[("paper-dice", "roc_auc_pooled")] = pooled
         values[("rate", "roc_auc_pooled")] = np.full((5, 5), 0.8)
     return MatrixSummary(NAMES, PREPS, values, {})
 
@@ -57,7 +57,7 @@ def test_vivo_to_vitro_claim_supported_then_contradicted():
     assert c.test["n"] == 6 and c.test["p_value"] == wilcoxon(diff).pvalue == 0.03125
     assert (c.word, c.status) == ("beats", "supports")
     assert c.sentence == (
-        "matrix, per-unit ROC-AUC, transformer-dice (n = 6 reciprocal pairs): in vivo -> in vitro 0.605 vs "
+        "matrix, per-unit ROC-AUC, paper-dice (n = 6 reciprocal pairs): in vivo -> in vitro 0.605 vs "
         "in vitro -> in vivo 0.522 (means), median difference +0.082, two-sided wilcoxon signed-rank "
         "(paired) p = 0.031. In vivo -> in vitro beats in vitro -> in vivo: this supports the claim."
     )
@@ -98,7 +98,7 @@ def test_self_check_with_three_sources_cannot_reach_significance():
 
 def test_claims_without_values_are_left_out():
     vitro_only = MatrixSummary(
-        NAMES[:3], PREPS[:3], {("transformer-dice", "roc_auc_unit_mean"): np.full((3, 3), 0.6)}, {}
+        NAMES[:3], PREPS[:3], {("paper-dice", "roc_auc_unit_mean"): np.full((3, 3), 0.6)}, {}
     )
     claims = dict((claim.id, checks) for claim, checks in check_claims((), vitro_only))
     assert set(claims) == {"self-above-others"}  # no in vivo recording: no cross-preparation claim
@@ -110,8 +110,8 @@ def _evaluation(dice, focal, rate):
         return SimpleNamespace(per_unit={"roc_auc": values}, metric=lambda name: metric)
 
     results = {
-        "transformer-dice": res(dice, 0.93),
-        "transformer-focal": res(focal, 0.92),
+        "paper-dice": res(dice, 0.93),
+        "paper-focal": res(focal, 0.92),
         "rate": res(rate, 0.91),
     }
     return SimpleNamespace(target="slice", results=results)
@@ -128,5 +128,5 @@ def test_evaluation_checks_pair_units_and_drop_padding():
     )
     assert vs_focal.status == "supports" and vs_focal.scope == "slice, per-unit ROC-AUC"
     assert vs_rate.sentence.startswith(
-        "slice: pooled ROC-AUC 0.930 for transformer-dice; each unit's firing rate alone (rate baseline) gives 0.910."
+        "slice: pooled ROC-AUC 0.930 for paper-dice; each unit's firing rate alone (rate baseline) gives 0.910."
     )

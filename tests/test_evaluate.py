@@ -18,7 +18,7 @@ from spikebridge.preprocess import PrepareConfig
 from spikebridge.preprocess.split import SplitPlan
 from spikebridge.simulation import simulate
 
-MODELS = "transformer-dice,transformer-focal,transformer-bce,rate,history,glm"
+MODELS = "bridge-bce,paper-dice,paper-focal,rate,history,glm"
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +74,8 @@ def test_table_has_every_model_and_metric_with_intervals(first_run):
     assert by[("rate", "bits_per_spike_nlb_pooled")]["value"] <= 0  # a constant rate never beats the NLB null
     assert ("glm", "bits_per_spike_nlb_cal_unit_maps") in by and ("glm", "bits_per_spike_train_pooled") in by
     report = json.loads((out_dir / "evaluate_sim__sim.json").read_text())
-    assert report["results"]["transformer-dice"]["bits_source"].startswith(
-        "scores calibrated on the validation"
-    )
-    assert report["results"]["transformer-bce"]["bits_source"] == "model probabilities, uncalibrated"
+    assert report["results"]["paper-dice"]["bits_source"].startswith("scores calibrated on the validation")
+    assert report["results"]["bridge-bce"]["bits_source"] == "model probabilities, uncalibrated"
     assert report["results"]["glm"]["bootstrap"]["block_choice"]["source"] == "test targets"
     assert (out_dir / "figures" / "roc_pr_sim__sim.png").stat().st_size > 10_000
 

@@ -29,7 +29,20 @@ def fitted(tmp_path_factory):
     other, _ = _asdf(folder, 1)
     np.save(folder / "conn.npy", sim.connections())
     model = folder / "model"
-    args = ["fit", rec, "--profile", "tiny", "--n-units", str(N_UNITS), "--epochs", "2", "--out", str(model)]
+    args = [
+        "fit",
+        rec,
+        "--model",
+        "paper-dice",
+        "--profile",
+        "tiny",
+        "--n-units",
+        str(N_UNITS),
+        "--epochs",
+        "2",
+        "--out",
+        str(model),
+    ]
     assert main(args) == 0
     return folder, rec, other, model / "best.ckpt"
 
@@ -122,11 +135,11 @@ def test_shipped_mode_explains_each_recording_and_tests_across_them(fitted, tmp_
     assert {t.n for t in shipped.across} <= {2} and len(shipped.across) == 8
     assert len(shipped.stationarity) == 4  # 2 recordings x 10 and 100 ms (40 s give too few 1 s bins)
     assert all(c.n_in_vivo == c.n_in_vitro == 0 for c in shipped.comparisons)  # preparation unknown
-    assert (tmp_path / "models" / "net1" / "transformer-dice-tiny-s0" / "best.ckpt").is_file()
+    assert (tmp_path / "models" / "net1" / "paper-dice-tiny-s0" / "best.ckpt").is_file()
     shared, per_report = write_shipped(shipped, tmp_path)
     section = shipped_section(shipped, shared, per_report)
-    assert [s.title for s in section.subsections] == ["transformer-dice-tiny: net0 -> net0",
-                                                      "transformer-dice-tiny: net1 -> net1"]  # fmt: skip
+    assert [s.title for s in section.subsections] == ["paper-dice-tiny: net0 -> net0",
+                                                      "paper-dice-tiny: net1 -> net1"]  # fmt: skip
     page = render_report(Report("explain", (section,)))
     assert "Correlations across recordings" in page and "Mann-Whitney" not in page  # no in vitro group
     assert (tmp_path / "figures" / "stationarity.png").is_file()

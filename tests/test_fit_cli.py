@@ -35,8 +35,8 @@ def test_fit_then_predict(recording, tmp_path, capsys):
     assert main(["predict", str(out / "best.ckpt"), recording, "--out", str(tmp_path / "p.npz")]) == 0
     with np.load(tmp_path / "p.npz") as z:
         assert (
-            z["probs"].shape == z["targets"].shape == (9999, 8)
-        )  # 30 s split 2:1, first test bin is context
+            z["probs"].shape == z["targets"].shape == (10000, 8)
+        )  # 30 s split 2:1; every test bin is predicted
         assert np.all((z["probs"] >= 0) & (z["probs"] <= 1))
 
 

@@ -34,6 +34,8 @@ def checkpoint(recording, tmp_path_factory):
     args = [
         "fit",
         recording,
+        "--model",
+        "paper-bce",
         "--profile",
         "tiny",
         "--n-units",
@@ -67,7 +69,7 @@ def test_generate_then_realism(recording, checkpoint, tmp_path, capsys):
     gen = read_generated(gen_path)
     assert gen.spikes.shape == (2, 5000, N_UNITS) and gen.spikes.any()
     meta = gen.metadata
-    assert meta["seed"] == 4 and meta["prefix_recording"] == "rec" and meta["model"] == "transformer-bce"
+    assert meta["seed"] == 4 and meta["prefix_recording"] == "rec" and meta["model"] == "paper-bce"
     assert meta["context"] == 64 and meta["chunk"] == 32 and meta["checkpoint"].endswith("best.ckpt")
     mat_path = tmp_path / "gen.mat"
     short = ["generate", str(checkpoint), "--prefix", recording, "--seconds", "1", "--seed", "4"]
@@ -80,8 +82,8 @@ def test_generate_then_realism(recording, checkpoint, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "isi_ks" in text and "corr_20ms" in text and "Poisson" in text
     record = json.loads(next(out.glob("realism_*.json")).read_text())
-    assert set(record["candidates"]) >= {"transformer-bce", "rate", "real"}
-    assert record["candidates"]["transformer-bce"]["n_trials"] == 2
+    assert set(record["candidates"]) >= {"paper-bce", "rate", "real"}
+    assert record["candidates"]["paper-bce"]["n_trials"] == 2
     rows = ResultsStore(out / "results.sqlite").rows("realism", model="rate", metric="realism_isi_ks")
     assert len(rows) == 1 and rows[0]["target"] == "rec" and rows[0]["value"] is not None
     assert len(list((out / "figures").glob("realism_*.png"))) == 3

@@ -37,7 +37,7 @@ def recordings(tmp_path_factory):
 def matrix_args(recordings, out, *extra):
     return [
         sys.executable, "-m", "spikebridge.cli.main", "matrix", *recordings,
-        "--models", "transformer-dice", "--profile", "tiny", "--n-units", str(N_UNITS),
+        "--models", "paper-dice", "--profile", "tiny", "--n-units", str(N_UNITS),
         "--workers", "2", "--out", str(out), "--no-figures", *extra,
     ]  # fmt: skip
 
@@ -48,13 +48,11 @@ def store_values(out) -> dict:
 
 
 def test_config_always_includes_rate_and_names_its_run():
-    cfg = MatrixConfig(recordings=("a", "b"), models=("transformer-dice",), prepare=PrepareConfig(n_units=4))
-    assert cfg.models == ("transformer-dice", "rate")
+    cfg = MatrixConfig(recordings=("a", "b"), models=("paper-dice",), prepare=PrepareConfig(n_units=4))
+    assert cfg.models == ("paper-dice", "rate")
     assert (
         cfg.run
-        == MatrixConfig(
-            recordings=("a", "b"), models=("transformer-dice",), prepare=PrepareConfig(n_units=4)
-        ).run
+        == MatrixConfig(recordings=("a", "b"), models=("paper-dice",), prepare=PrepareConfig(n_units=4)).run
     )
     assert cfg.run != MatrixConfig(recordings=("a", "b"), seed=1, prepare=PrepareConfig(n_units=4)).run
 

@@ -31,11 +31,11 @@ def test_side_by_side_table_matches_the_groups():
     names, preps = ["a", "b", "c"], ["in_vitro", "in_vitro", "in_vivo"]
     pooled = np.array([[0.9, 0.8, 0.7], [0.82, 0.92, 0.72], [0.75, 0.77, 0.85]])
     values = {
-        ("transformer-dice", "roc_auc_pooled"): pooled,
-        ("transformer-dice", "roc_auc_unit_mean"): pooled - 0.3,
+        ("paper-dice", "roc_auc_pooled"): pooled,
+        ("paper-dice", "roc_auc_unit_mean"): pooled - 0.3,
         ("rate", "roc_auc_pooled"): np.full((3, 3), 0.8),
     }
-    training = {("transformer-dice", "roc_auc_pooled"): np.array([0.95, 0.93, 0.9])}
+    training = {("paper-dice", "roc_auc_pooled"): np.array([0.95, 0.93, 0.9])}
     table = table2_side_by_side(MatrixSummary(names, preps, values, training))
     rows = {r[0]: r for r in table.rows}
     assert rows["In vitro (training)"][1:3] == ("0.92 ± 0.06", "0.940 ± 0.014 (n = 2)")
@@ -52,5 +52,5 @@ def test_side_by_side_table_matches_the_groups():
 
 def test_a_model_without_values_gives_dashes():
     summary = MatrixSummary(["a"], ["in_vitro"], {("rate", "roc_auc_pooled"): np.full((1, 1), 0.8)}, {})
-    table = table2_side_by_side(summary, "transformer-focal")
+    table = table2_side_by_side(summary, "paper-focal")
     assert all(r[2] == "-" and r[4] == "-" for r in table.rows)

@@ -49,8 +49,8 @@ def test_report_holds_every_section_offline(report_page):
     headline = page[
         page.index("Headline: prediction") : page.index("</table>", page.index("Headline: prediction"))
     ]
-    assert [r for r in ("best transformer", "strongest baseline", "firing rates only") if r in headline] == [
-        "best transformer",
+    assert [r for r in ("best neural model", "strongest baseline", "firing rates only") if r in headline] == [
+        "best neural model",
         "strongest baseline",
         "firing rates only",
     ]

@@ -28,12 +28,13 @@ def test_study_writes_a_report(tmp_path):
         "Recordings",
         "slice_210511001",
         '<section id="eval-r0-r0">',
-        "transformer-bce",
+        "bridge-bce",
+        "paper-dice",
         "glm",
         "Table 2 layout: per-unit ROC-AUC",
         "margin over the target",
         "Table 2: published values beside ours",
-        "Training curves (transformers fitted on r0",
+        "Training curves (neural models fitted on r0",
         "Plotly.newPlot",
         '<section id="provenance">',
         '<section id="realism">',
@@ -43,13 +44,13 @@ def test_study_writes_a_report(tmp_path):
     images = re.findall(r'<img src="([^"]*)"', page)
     assert len(images) >= 8 and all(src.startswith("data:image/png;base64,") for src in images)
     assert (out / "figures" / "roc_pr_r0.png").stat().st_size > 10_000
-    assert (out / "matrix" / "figures" / "heatmap_transformer-focal_roc_auc_unit_mean.png").is_file()
+    assert (out / "matrix" / "figures" / "heatmap_paper-focal_roc_auc_unit_mean.png").is_file()
     summary = json.loads((out / "study_summary.json").read_text())
     assert [e["target"] for e in summary["evaluations"]] == ["r0"]
     assert summary["evaluations"][0]["models"]["glm"]["metrics"]["bits_per_spike_nlb_pooled"][0] is not None
-    assert summary["matrix"]["proximity"]["model"] == "transformer-dice"
+    assert summary["matrix"]["proximity"]["model"] == "bridge-bce"
     assert summary["matrix"]["proximity"]["metric"] == "roc_auc_unit_mean"
     text = render_results(summary)
-    assert "| transformer-bce |" in text and "On per-unit ROC-AUC, transformer-bce " in text
+    assert "| bridge-bce |" in text and "On per-unit ROC-AUC, bridge-bce " in text
     assert "### Cross-recording matrix" in text and "2 of unknown preparation" in text
     assert "Empty groups: in vitro self" in text  # asdf files do not say whether they are in vitro

@@ -62,7 +62,7 @@ class ProximityMap:
 
     @property
     def label(self) -> str:
-        """E.g. "transformer-focal, mean per-unit ROC-AUC"."""
+        """E.g. "paper-focal, mean per-unit ROC-AUC"."""
         what = METRIC_LABELS.get(self.metric, self.metric)
         return f"{self.model}, {what}" if self.model else what
 

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from spikebridge.cli._console import console
 
-DEFAULT_MODELS = "transformer-dice,transformer-focal"
+DEFAULT_MODELS = "bridge-bce,paper-dice,paper-focal,history,glm"
 
 
 def matrix_cmd(
@@ -19,7 +19,7 @@ def matrix_cmd(
     models: str = typer.Option(
         DEFAULT_MODELS, help="Comma-separated models; the rate baseline is always added."
     ),
-    profile: str = typer.Option("quick", help="Transformer profile: quick | paper."),
+    profile: str = typer.Option("quick", help="Neural model profile: tiny | quick | paper."),
     epochs: int = typer.Option(None, help="Maximum epochs per fit (default: the profile's)."),
     seed: int = typer.Option(0),
     n_units: int = typer.Option(128, help="Model columns."),
@@ -33,7 +33,7 @@ def matrix_cmd(
     data_root: Path = typer.Option(None, "--data-root"),
     figures: bool = typer.Option(True, help="Write the heatmaps, bars and proximity map."),
     proximity_model: str = typer.Option(
-        None, help="Model of the proximity map (default: the first transformer of --models)."
+        None, help="Model of the proximity map (default: the first neural model of --models)."
     ),
     proximity_margin: bool = typer.Option(
         False, help="Proximity map from the per-unit ROC-AUC's margin over each target's rate baseline."
@@ -82,9 +82,10 @@ def report_matrix(
         table.add_column("group")
         for m in models:
             table.add_column(m, justify="right")
-        table.add_column("n", justify="right")
-        for group, cells, n in rows:
-            table.add_row(group, *cells, str(n))
+        table.add_column("cells", justify="right")
+        table.add_column("units scored", justify="right")
+        for group, cells, n, units in rows:
+            table.add_row(group, *cells, str(n), units)
         console.print(table)
     for line in outputs["notes"]:
         console.print(line)

@@ -173,7 +173,7 @@ def _explain(names, root: Path, out: Path, profile: str):
 
 
 def _realism(names, root: Path, out: Path, profile: str, prep_cfg, seconds: float):
-    """Generate 5 trials from each evaluated recording's BCE transformer; compare them with its test part."""
+    """Generate 5 trials from each evaluated recording's bridge model (BCE); compare them with its test part."""
     from spikebridge.errors import SpikebridgeError
     from spikebridge.experiments.evaluate import fitted_model_dir
     from spikebridge.experiments.generation import GenerationRequest, generate_recording
@@ -187,8 +187,7 @@ def _realism(names, root: Path, out: Path, profile: str, prep_cfg, seconds: floa
     for name in names:
         key = recording_key(name)
         ckpt = (
-            fitted_model_dir(out / "evaluate", key, ModelSpec("transformer-bce", profile=profile))
-            / "best.ckpt"
+            fitted_model_dir(out / "evaluate", key, ModelSpec("bridge", "bce", profile=profile)) / "best.ckpt"
         )
         span = min(seconds, get_prepared(name, prep_cfg, data_root=root)[0].test.duration / 2)
         if not ckpt.is_file() or span < 4.0:
@@ -249,7 +248,7 @@ def _matrix(recs, root: Path, out: Path, profile: str, prep_cfg, executor: str, 
     config = MatrixConfig(recordings=tuple(recs), profile=profile, prepare=prep_cfg)
     run = MatrixRun(config, out / "matrix", root, log=console.print)
     stats = run.execute(executor=executor, address=address)
-    model = "transformer-dice" if "transformer-dice" in config.models else config.models[0]
+    model = "paper-dice" if "paper-dice" in config.models else config.models[0]
     histories = read_histories({run.keys[r]: run.model_dir(r, model) for r in config.recordings})
     hashes = {run.keys[r]: p.data_hash() for r, p in run.preps.items()}
     return MatrixArtifacts(build_matrix_outputs(run, stats), stats, histories, config.to_dict()), hashes

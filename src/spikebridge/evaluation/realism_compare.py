@@ -51,7 +51,7 @@ class CandidateRealism:
     Attributes
     ----------
     name : str
-        e.g. "transformer-bce", "rate", "glm", "real".
+        e.g. "bridge-bce", "rate", "glm", "real".
     role : {"model", "floor", "baseline", "ceiling"}
     n_trials : int
     mean, sd : dict of str to float

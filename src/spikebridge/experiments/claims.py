@@ -171,7 +171,7 @@ def _paired(claim, scope, label_a, label_b, a, b, metric, over) -> ClaimCheck:
     return make_check(claim, scope, label_a, label_b, a, b, test, over)
 
 
-def evaluation_checks(report, model: str = "transformer-dice", other: str = "transformer-focal") -> list:
+def evaluation_checks(report, model: str = "paper-dice", other: str = "paper-focal") -> list:
     """Checks on one evaluation (per-unit ROC-AUC, paired over the target's units).
 
     ``report`` is an :class:`~spikebridge.experiments.evaluate.EvaluationReport`; a check is made only
@@ -201,8 +201,8 @@ def evaluation_checks(report, model: str = "transformer-dice", other: str = "tra
 
 def matrix_checks(
     summary,
-    model: str = "transformer-dice",
-    other: str = "transformer-focal",
+    model: str = "paper-dice",
+    other: str = "paper-focal",
     metrics: Sequence[str] = ("roc_auc_unit_mean", "roc_auc_pooled"),
 ) -> list:
     """Checks on a cross-recording matrix (:class:`~spikebridge.experiments.matrix_summary.MatrixSummary`)."""
@@ -291,8 +291,8 @@ def _self_check(mat: np.ndarray, vitro: np.ndarray, label: str, metric: str) -> 
 def check_claims(
     evaluations: Sequence = (),
     summary=None,
-    model: str = "transformer-dice",
-    other: str = "transformer-focal",
+    model: str = "paper-dice",
+    other: str = "paper-focal",
 ) -> list[tuple[PaperClaim, list[ClaimCheck]]]:
     """Every claim of :data:`PAPER_CLAIMS` with the checks our evaluations and matrix allow.
 

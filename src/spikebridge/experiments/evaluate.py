@@ -18,10 +18,11 @@ import numpy as np
 from spikebridge.experiments.prepared import get_prepared, recording_key
 from spikebridge.experiments.scoring import outputs_probabilities, result_rows, score
 from spikebridge.experiments.store import ResultsStore
-from spikebridge.experiments.zoo import ModelSpec, fit_model, load_predictor
+from spikebridge.experiments.zoo import ModelSpec, fit_model, is_neural, load_predictor, scored_columns
 from spikebridge.preprocess.prepare import PrepareConfig, PreparedRecording
 
-DEFAULT_MODELS = ("transformer-dice", "transformer-focal", "transformer-bce", "rate", "history", "glm")
+DEFAULT_MODELS = ("bridge-bce", "paper-dice", "paper-focal", "rate", "history", "glm")
+TESTED_METRICS = (("roc_auc", "per-unit ROC-AUC"), ("bits_per_spike", "bits/spike"))
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,14 @@ class EvaluateConfig:
     n_boot: int = 200
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
 
+    def __post_init__(self) -> None:
+        names = tuple(dict.fromkeys(ModelSpec.parse(m).name for m in self.models))  # canonical, validated
+        object.__setattr__(self, "models", names)
+        for m in names:
+            self.spec(m)
+
     def spec(self, model: str) -> ModelSpec:
-        return ModelSpec(name=model, profile=self.profile, seed=self.seed, max_epochs=self.max_epochs)
+        return ModelSpec.parse(model, profile=self.profile, seed=self.seed, max_epochs=self.max_epochs)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,7 +83,7 @@ class EvaluationReport:
 
 
 def fitted_model_dir(out_dir: Path, source_key: str, spec: ModelSpec) -> Path:
-    """Folder of one model fitted by :func:`run_evaluation` (``model.json``, and ``metrics.csv`` for transformers)."""
+    """Folder of one model fitted by :func:`run_evaluation` (``model.json``, and ``metrics.csv`` for neural models)."""
     return Path(out_dir) / "models" / source_key / f"{spec.name}-{spec.profile}-s{spec.seed}"
 
 
@@ -89,26 +96,34 @@ def _cached_fit(spec: ModelSpec, prep: PreparedRecording, model_dir: Path, recom
     return fit_model(spec, prep, model_dir, progress=False)
 
 
-def significance_tests(results: dict, unit_mask: np.ndarray) -> list[dict]:
-    """Per-unit ROC-AUC of every model against chance, and of every transformer against every baseline.
+def significance_tests(results: dict, unit_mask: np.ndarray, neural: set[str] | None = None) -> list[dict]:
+    """Per-unit tests: every model's ROC-AUC against chance, and every neural model against every
+    baseline on per-unit ROC-AUC and per-unit bits/spike.
 
-    Two-sided Wilcoxon signed-rank tests paired over the real units (units without a test spike or
-    non-spike have no per-unit AUC and are dropped, counted in ``n_dropped``). Each record also holds
-    ``p_holm``, the p-value Holm-adjusted over all the tests of this evaluation, and ``verdict``, the
-    sentence of :mod:`spikebridge.evaluation.verdict` built from it.
+    Two-sided Wilcoxon signed-rank tests paired over the real units (a unit enters a comparison when
+    both values are defined; units without a test spike or non-spike have no per-unit AUC and are
+    counted in ``n_dropped``). ``neural`` names the neural models (default: every model whose spec is
+    neural). Each record also holds ``p_holm``, the p-value Holm-adjusted over all the tests of this
+    evaluation, and ``verdict``, the sentence of :mod:`spikebridge.evaluation.verdict` built from it.
     """
     from spikebridge.evaluation.stats import holm, versus_baseline, versus_chance
     from spikebridge.evaluation.verdict import verdict_from_test
 
-    auc = {m: np.asarray(r.per_unit["roc_auc"], dtype=float)[unit_mask] for m, r in results.items()}
-    tests = [{"model": m, "against": "chance", **versus_chance(a).to_dict()} for m, a in auc.items()]
-    for model in (m for m in auc if m.startswith("transformer")):
-        for base in (b for b in auc if not b.startswith("transformer")):
-            tests.append(
-                {"model": model, "against": base, **versus_baseline(auc[model], auc[base]).to_dict()}
-            )
+    neural = neural if neural is not None else {m for m in results if is_neural(m)}
+    per_unit = {
+        key: {m: np.asarray(r.per_unit[key], dtype=float)[unit_mask] for m, r in results.items()}
+        for key, _ in TESTED_METRICS
+    }
+    auc = per_unit["roc_auc"]
+    tests = [{"model": m, "against": "chance", "metric": "roc_auc", **versus_chance(a).to_dict()}
+             for m, a in auc.items()]  # fmt: skip
+    for model in (m for m in results if m in neural):
+        for base in (b for b in results if b not in neural):
+            for key, _ in TESTED_METRICS:
+                test = versus_baseline(per_unit[key][model], per_unit[key][base], metric=key)
+                tests.append({"model": model, "against": base, "metric": key, **test.to_dict()})
     for test, p_adj in zip(tests, holm([t["p_value"] for t in tests]), strict=True):
-        test.update(metric="roc_auc", p_holm=None if not np.isfinite(p_adj) else float(p_adj))
+        test["p_holm"] = None if not np.isfinite(p_adj) else float(p_adj)
         test["verdict"] = verdict_from_test(test).sentence()
     return tests
 
@@ -139,13 +154,14 @@ def run_evaluation(
         )
         payload = _cached_fit(spec, source, model_dir, recompute)
         fit_seconds[model] = float(payload.get("seconds", 0.0))
-        predict, _ = load_predictor(model_dir)
+        predict, _ = load_predictor(model_dir, target=target)
         log(f"  {model}: scoring {tkey} test part")
         results[model] = score(
             predict,
             target,
             n_boot=cfg.n_boot,
             seed=cfg.seed,
+            unit_mask=scored_columns(payload, target),
             probabilistic=outputs_probabilities(model),
             calibrated=("one_map", "unit_maps"),
         )
@@ -155,6 +171,6 @@ def run_evaluation(
         )
         cell = f"evaluate/{skey}/{tkey}/{model}/{cfg.profile}/s{cfg.seed}/b{cfg.n_boot}"
         store.write_cell("evaluate", cell, rows, payload={"per_unit": results[model].to_dict()["per_unit"]})
-    tests = significance_tests(results, target.unit_mask)
-    chance = float(target.test.data[1:, target.unit_mask].mean())
+    tests = significance_tests(results, target.unit_mask, {m for m in cfg.models if cfg.spec(m).is_neural})
+    chance = float(target.test.data[:, target.unit_mask].mean())
     return EvaluationReport(skey, tkey, results, tests, chance, cfg.to_dict(), fit_seconds)

@@ -68,7 +68,7 @@ def cached_glm(prep: PreparedRecording, root: Path, seed: int = 0):
     The folder ``root / "glm-quick-s{seed}"`` is the one ``run_evaluation`` uses for the same recording,
     so pointing ``root`` at an evaluation's ``models/<recording>`` folder reuses its fit.
     """
-    spec = ModelSpec(name="glm", seed=seed)
+    spec = ModelSpec("glm", seed=seed)
     folder = Path(root) / f"glm-{spec.profile}-s{seed}"
     meta = folder / "model.json"
     payload = json.loads(meta.read_text()) if meta.is_file() else {}

@@ -88,7 +88,7 @@ def explain_shipped(
     """Fit (or reuse) the transformer on each recording, explain it there, and test across them.
 
     ``loss`` picks the transformer (Dice, the paper's, by default). Models live in
-    ``models_dir / <recording> / transformer-<loss>-<profile>-s0`` (default ``out_dir / "models"``), the
+    ``models_dir / <recording> / paper-<loss>-<profile>-s0`` (default ``out_dir / "models"``), the
     layout of ``run_evaluation``: an evaluation's ``models`` folder lends its fitted transformers and GLMs.
     With ``cross`` every model is also explained on every other recording (the paper's Fig. 4 analyses
     the in vitro model on in vivo data); the across-recording tests use the within-recording
@@ -137,7 +137,7 @@ def explain_task(
         print(f"[{recording_key(source)} -> {recording_key(target)}] {message.strip()}", flush=True)
 
     prep, _ = get_prepared(source, data_root=data_root)
-    spec = ModelSpec(name=f"transformer-{loss}", profile=profile)
+    spec = ModelSpec("paper", loss, profile=profile)
     model_dir = Path(models_dir) / recording_key(source) / f"{spec.name}-{profile}-s{spec.seed}"
     if not _fitted(model_dir, spec, prep):
         log(f"fitting {spec.name} ({profile}) on {source}")

@@ -22,6 +22,10 @@ from spikebridge.errors import SpikebridgeConfigError
 from spikebridge.preprocess.prepare import PrepareConfig, PreparedRecording
 from spikebridge.provenance import git_commit
 
+STATEFUL_PREFIX_BINS = (
+    20_000  # real bins read before generating with a stateful model (its long traces warm up)
+)
+
 
 def prefix_bins(prep: PreparedRecording, n_bins: int) -> np.ndarray:
     """The last ``n_bins`` bins before the test part (validation part, then the fit part) ``(L, N)``."""
@@ -65,7 +69,7 @@ def _model_provenance(checkpoint: Path) -> dict[str, Any]:
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     loss = ckpt.train_config.get("loss")
     return {
-        "model": meta.get("spec", {}).get("name") or (f"transformer-{loss}" if loss else ckpt.model_class),
+        "model": meta.get("spec", {}).get("name") or _model_name(ckpt.model_class, loss),
         "model_class": ckpt.model_class,
         "model_source": meta.get("source", ""),
         "model_config": ckpt.model_config,
@@ -73,6 +77,14 @@ def _model_provenance(checkpoint: Path) -> dict[str, Any]:
         "model_data_hash": ckpt.data_hash,
         "model_git_commit": ckpt.git_commit,
     }
+
+
+def _model_name(model_class: str, loss: str | None) -> str:
+    """Canonical name of a checkpoint without a model.json (``paper-bce``), or its class name."""
+    from spikebridge.models.registry import ARCHITECTURES
+
+    arch = next((a for a in ARCHITECTURES.values() if a.model.endswith(f":{model_class}")), None)
+    return f"{arch.name}-{loss}" if arch is not None and loss else model_class
 
 
 def generate_recording(
@@ -87,7 +99,7 @@ def generate_recording(
     model = load_model(checkpoint)
     prep, _ = get_prepared(request.prefix, PrepareConfig(n_units=model.config.n_units), data_root=data_root)
     n_steps = int(round(request.seconds / prep.test.bin_size))
-    context = model.config.max_context
+    context = getattr(model.config, "max_context", None) or STATEFUL_PREFIX_BINS  # stateful: no context limit
     prefix = prefix_bins(prep, context)
     run = generate(
         model, prefix, n_steps, request.trials, request.temperature, request.seed, prep.unit_mask,

@@ -24,6 +24,8 @@ from spikebridge.preprocess.prepare import PrepareConfig, load_prepared
 from spikebridge.progress import time_left
 from spikebridge.provenance import config_hash
 
+DEFAULT_MODELS = ("bridge-bce", "paper-dice", "paper-focal", "history", "glm")
+
 
 @dataclass(frozen=True)
 class MatrixConfig:
@@ -34,17 +36,17 @@ class MatrixConfig:
     recordings : tuple of str
         Catalog names or paths; each is both a source and a target.
     models : tuple of str
-        Model names (``transformer-dice``, ``transformer-focal``, ``rate``, ...). The ``rate``
+        Canonical model names (``bridge-bce``, ``paper-dice``, ``history``, ...). The ``rate``
         baseline is always added: its diagonal is every target's own-rate reference.
     profile, seed, max_epochs
-        Transformer size profile, seed, epoch limit (None: the profile's).
+        Neural model size profile, seed, epoch limit (None: the profile's).
     n_boot : int
         Bootstrap resamples per cell (0: point estimates; the matrix summarises over cells).
     prepare : PrepareConfig
     """
 
     recordings: tuple[str, ...]
-    models: tuple[str, ...] = ("transformer-dice", "transformer-focal")
+    models: tuple[str, ...] = DEFAULT_MODELS
     profile: str = "quick"
     seed: int = 0
     max_epochs: int | None = None
@@ -56,13 +58,13 @@ class MatrixConfig:
             raise SpikebridgeConfigError("the matrix needs at least one recording")
         if len(set(self.recordings)) != len(self.recordings):
             raise SpikebridgeConfigError("the matrix's recordings must be distinct")
-        models = tuple(dict.fromkeys((*self.models, "rate")))
+        models = tuple(dict.fromkeys((*(ModelSpec.parse(m).name for m in self.models), "rate")))
         object.__setattr__(self, "models", models)
         for m in models:
-            ModelSpec(name=m, profile=self.profile)
+            self.spec(m)
 
     def spec(self, model: str) -> ModelSpec:
-        return ModelSpec(name=model, profile=self.profile, seed=self.seed, max_epochs=self.max_epochs)
+        return ModelSpec.parse(model, profile=self.profile, seed=self.seed, max_epochs=self.max_epochs)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,21 +87,26 @@ def fit_cell(spec: dict, prep_path: str, model_dir: str) -> dict:
     """Unit of work: fit one model on one source (runs in a worker)."""
     from spikebridge.experiments.zoo import fit_model
 
-    return fit_model(ModelSpec(**spec), load_prepared(prep_path), Path(model_dir))
+    return fit_model(ModelSpec.from_dict(spec), load_prepared(prep_path), Path(model_dir))
 
 
 def score_cell(model_dir: str, prep_path: str, n_boot: int, seed: int) -> dict:
-    """Unit of work: score one fitted model on one target's test part (runs in a worker)."""
+    """Unit of work: score one fitted model on one target's test part (runs in a worker).
+
+    Only the columns real in both the source and the target are read and scored (a source's padding
+    columns never learned anything); the number scored is the row ``n_units``.
+    """
     from spikebridge.experiments.scoring import outputs_probabilities, score
-    from spikebridge.experiments.zoo import load_predictor
+    from spikebridge.experiments.zoo import load_predictor, scored_columns
 
     start = time.perf_counter()
-    predict, payload = load_predictor(Path(model_dir))
     target = load_prepared(prep_path)
+    predict, payload = load_predictor(Path(model_dir), target=target)
     probabilistic = outputs_probabilities(payload["spec"]["name"])
-    result = score(predict, target, n_boot=n_boot, seed=seed, probabilistic=probabilistic)
+    result = score(predict, target, n_boot=n_boot, seed=seed, unit_mask=scored_columns(payload, target),
+                   probabilistic=probabilistic)  # fmt: skip
     return {
-        "rows": result.to_rows(),
+        "rows": [*result.to_rows(), {"metric": "n_units", "value": float(result.n_units)}],
         "target_hash": target.data_hash(),
         "source_hash": payload["data_hash"],
         "seconds": time.perf_counter() - start,
@@ -141,7 +148,7 @@ class MatrixRun:
                         self.prep_paths[src],
                         str(self.model_dir(src, model)),
                     )
-                    tasks.append(Task(key, fit_cell, args, wants_gpu=model.startswith("transformer")))
+                    tasks.append(Task(key, fit_cell, args, wants_gpu=self.config.spec(model).is_neural))
         return tasks
 
     def score_tasks(self, done: set[str]) -> list[Task]:
@@ -159,7 +166,9 @@ class MatrixRun:
                         )
                         meta = {"source": self.keys[src], "model": model, "target": self.keys[tgt]}
                         tasks.append(
-                            Task(key, score_cell, args, wants_gpu=model.startswith("transformer"), meta=meta)
+                            Task(
+                                key, score_cell, args, wants_gpu=self.config.spec(model).is_neural, meta=meta
+                            )
                         )
         return tasks
 

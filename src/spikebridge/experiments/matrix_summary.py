@@ -65,6 +65,27 @@ class MatrixSummary:
         ref = np.diag(self.matrix(reference, metric))
         return self.matrix(model, metric) - ref[None, :]
 
+    def versus(self, model: str, metric: str, reference: str) -> np.ndarray:
+        """Cell by cell, model minus ``reference`` fitted on the same source and scored on the same target."""
+        return self.matrix(model, metric) - self.matrix(reference, metric)
+
+    def units_scored(self) -> np.ndarray | None:
+        """Units scored in every cell ``(n, n)`` (columns real in both source and target), or None."""
+        counts = [v for (m, k), v in self.values.items() if k == "n_units"]
+        if not counts:
+            return None
+        return np.nanmax(np.stack(counts), axis=0)  # equal for every model of a cell
+
+    def group_units(self) -> dict[str, tuple[float, float, float]]:
+        """Per group of cells: mean, smallest and largest number of units scored (NaN when unknown)."""
+        counts = self.units_scored()
+        out = {}
+        for group, mask in self.group_masks().items():
+            v = np.array([]) if counts is None else counts[mask]
+            v = v[np.isfinite(v)]
+            out[group] = (float(v.mean()), float(v.min()), float(v.max())) if v.size else (np.nan,) * 3
+        return out
+
     def group_masks(self) -> dict[str, np.ndarray]:
         vitro = np.array([p == "in_vitro" for p in self.preparations])
         vivo = np.array([p == "in_vivo" for p in self.preparations])

@@ -123,7 +123,7 @@ def _fitted_baseline(name: str, prep: PreparedRecording, out_dir: Path, seed: in
     from spikebridge.experiments.prepared import recording_key
     from spikebridge.experiments.zoo import ModelSpec, fit_model
 
-    spec = ModelSpec(name=name, seed=seed)
+    spec = ModelSpec.parse(name, seed=seed)
     model_dir = fitted_model_dir(out_dir, recording_key(prep.info.name), spec)  # shared with `evaluate`
     meta = model_dir / "model.json"
     payload = json.loads(meta.read_text()) if meta.is_file() else {}

@@ -1,23 +1,48 @@
 """Scoring a predictor on a prepared recording's test part, under the protocol.
 
-The target's test part is scored from its own past (teacher-forced one-step-ahead: the first test
-bin is context only). Everything a metric needs to choose (the TPR/TNR threshold, the probability
-calibrations behind bits per spike) is fitted on the target's validation part, never on test bins;
-the bootstrap block length is read from the test targets' population count (nothing is fitted to it).
+The target's validation and test parts are predicted in one teacher-forced pass, one step ahead,
+from the target's own past: the pass starts :data:`WARMUP_BINS` bins before the validation part (at
+the end of the target's training part, used as input only), so every validation and test bin,
+the first test bin included, is predicted from real preceding bins. Everything a metric needs to
+choose (the TPR/TNR threshold, the probability calibration behind bits per spike) is fitted on the
+validation predictions, never on test bins. Only the columns in ``unit_mask`` are scored. The
+bootstrap block length is read from the test targets' population count (nothing is fitted to it).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from spikebridge.experiments.store import ResultRow
 from spikebridge.experiments.zoo import Predictor
 from spikebridge.preprocess.prepare import PreparedRecording
 
+WARMUP_BINS = 20_000  # bins of the target's training part read (as the past) before its validation part
+
 
 def outputs_probabilities(model: str) -> bool:
-    """Whether a model's outputs are spike probabilities (Dice-trained transformers output scores)."""
+    """Whether a model's outputs are spike probabilities (Dice-trained models output scores)."""
     return not model.endswith("-dice")
+
+
+def predict_parts(predict: Predictor, target: PreparedRecording) -> tuple[np.ndarray, np.ndarray]:
+    """Validation and test predictions of one pass.
+
+    Returns
+    -------
+    val_probs : ndarray ``(T_val, N)``
+        Row t: P(spike in validation bin t | earlier bins).
+    test_probs : ndarray ``(T_test, N)``
+        Row t: P(spike in test bin t | earlier bins).
+    """
+    warm = target.fit.data[-WARMUP_BINS:]
+    raster = np.concatenate([warm, target.val.data, target.test.data])  # (W+T_val+T_test, N) contiguous
+    probs = predict(raster)  # row t predicts raster[t + 1]
+    first_val = warm.shape[0] - 1
+    first_test = first_val + target.val.n_bins
+    return probs[first_val:first_test], probs[first_test:]
 
 
 def score(
@@ -26,6 +51,7 @@ def score(
     n_boot: int = 200,
     seed: int = 0,
     block_len: int | None = None,
+    unit_mask: np.ndarray | None = None,
     probabilistic: bool = True,
     calibrated: tuple[str, ...] = (),
 ):
@@ -40,6 +66,8 @@ def score(
         Block-bootstrap resamples for the 95% intervals (0: point estimates only).
     block_len : int or None
         Bootstrap block length in bins; None chooses it from the test part's population count.
+    unit_mask : ndarray ``(N,)`` bool, optional
+        Columns to score (default: the target's real units).
     probabilistic : bool
         The outputs are probabilities (see :func:`outputs_probabilities`); else bits per spike are
         computed after a calibration fitted on the validation part.
@@ -52,16 +80,16 @@ def score(
     """
     from spikebridge.evaluation.metrics import evaluate_predictions
 
-    val_probs = predict(target.val.data)
-    probs = predict(target.test.data)
+    mask = target.unit_mask if unit_mask is None else np.asarray(unit_mask, dtype=bool)
+    val_probs, probs = predict_parts(predict, target)
     return evaluate_predictions(
         probs,
-        target.test.data[1:],
-        target.unit_mask,
+        target.test.data,
+        mask,
         train_rates=target.train_rates,
         threshold=None,
         val_probs=val_probs,
-        val_targets=target.val.data[1:],
+        val_targets=target.val.data,
         calibration="isotonic",
         n_boot=n_boot,
         block_len=block_len,
@@ -77,7 +105,8 @@ def score(
 def result_rows(
     result, model: str, source: str, target: str, config: dict[str, Any], data_hash: str
 ) -> list[ResultRow]:
-    """Tidy store rows of one evaluation."""
+    """Tidy store rows of one evaluation, with the number of units scored (metric ``n_units``)."""
+    rows = [*result.to_rows(), {"metric": "n_units", "value": float(result.n_units)}]
     return [
         ResultRow(
             model=model,
@@ -90,5 +119,5 @@ def result_rows(
             config=config,
             data_hash=data_hash,
         )
-        for r in result.to_rows()
+        for r in rows
     ]

@@ -5,7 +5,7 @@ Schema
 ``results`` (one row per model x source x target x metric):
     run TEXT          name of the run (e.g. "evaluate", "matrix")
     cell TEXT         the unit of work that produced the row
-    model TEXT        e.g. "transformer-dice", "rate", "glm"
+    model TEXT        e.g. "bridge-bce", "paper-dice", "rate", "glm"
     source TEXT       recording the model was trained on
     target TEXT       recording whose test part was scored
     metric TEXT       e.g. "roc_auc_pooled", "roc_auc_unit_mean", "ap_pooled", "bits_per_spike_nlb_pooled";

@@ -81,25 +81,27 @@ def caption(report) -> str:
 
 
 def verdict(report) -> str:
-    """The best transformer against the strongest baseline (mean per-unit ROC-AUC), in the verdict's words.
+    """The best neural model against the strongest baseline (mean per-unit ROC-AUC), in the verdict's words.
 
     The words come from :func:`spikebridge.evaluation.verdict.verdict_from_test` (two-sided paired
     Wilcoxon over units, Holm-adjusted over the evaluation's tests), like every other comparison.
     """
     from spikebridge.evaluation.verdict import verdict_from_test
+    from spikebridge.experiments.zoo import is_neural
 
     per_unit = {m: r.metric("roc_auc_unit_mean").value for m, r in report.results.items()}
-    transformers = {m: v for m, v in per_unit.items() if m.startswith("transformer")}
-    baselines = {m: v for m, v in per_unit.items() if not m.startswith("transformer")}
+    transformers = {m: v for m, v in per_unit.items() if is_neural(m)}
+    baselines = {m: v for m, v in per_unit.items() if m not in transformers}
     if not transformers or not baselines:
         return ""
     best_t = max(transformers, key=transformers.get)
     best_b = max(baselines, key=baselines.get)
-    test = next((t for t in report.tests if t["model"] == best_t and t["against"] == best_b), None)
+    test = next((t for t in report.tests if t["model"] == best_t and t["against"] == best_b
+                 and t.get("metric", "roc_auc") == "roc_auc"), None)  # fmt: skip
     if test is None:
         return ""
     return (
-        f"On {report.target}, the best transformer by mean per-unit ROC-AUC is {best_t} "
+        f"On {report.target}, the best neural model by mean per-unit ROC-AUC is {best_t} "
         f"({transformers[best_t]:.3f}) and the strongest baseline {best_b} ({baselines[best_b]:.3f}): "
         + verdict_from_test(test).sentence()
     )

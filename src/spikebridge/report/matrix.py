@@ -10,6 +10,7 @@ import numpy as np
 
 from spikebridge.atomic import write_text_atomic
 from spikebridge.experiments.matrix_summary import MatrixSummary, summarize_matrix
+from spikebridge.experiments.zoo import is_neural
 
 TABLE_METRICS = (
     ("roc_auc_pooled", "pooled ROC-AUC (the paper's number)"),
@@ -28,14 +29,42 @@ def matrix_summary(run) -> MatrixSummary:
     return summarize_matrix(run.store, run.config.run, names, preps)
 
 
-def table_rows(summary: MatrixSummary, metric: str, margin: bool = False) -> tuple[list, list[str]]:
-    """Rows (group, formatted cells per model, n) of the Table 2 grouping for one metric."""
-    models = [m for m in summary.models if (m, metric) in summary.values]
-    per_model = {m: summary.table2(m, metric, summary.margin(m, metric) if margin else None) for m in models}
+def _units(stat: tuple[float, float, float]) -> str:
+    mean, lo, hi = stat
+    if not np.isfinite(mean):
+        return "-"
+    return f"{mean:.0f}" if lo == hi else f"{mean:.0f} ({lo:.0f}-{hi:.0f})"
+
+
+def table_rows(
+    summary: MatrixSummary, metric: str, margin: bool = False, versus: str | None = None
+) -> tuple[list, list[str]]:
+    """Rows (group, formatted cells per model, n cells, units scored) of the Table 2 grouping.
+
+    ``margin``: each cell minus the target's own rate baseline; ``versus``: each cell minus the named
+    baseline fitted on the same source and scored on the same target (that baseline's column is left out).
+    """
+    models = [m for m in summary.models if (m, metric) in summary.values and m != versus]
+    if versus is not None and (versus, metric) not in summary.values:
+        return [], models
+
+    def values(m: str):
+        if versus is not None:
+            return summary.versus(m, metric, versus)
+        return summary.margin(m, metric) if margin else None
+
+    per_model = {m: summary.table2(m, metric, values(m)) for m in models}
+    units = summary.group_units()
     rows = []
     for k, group in enumerate(per_model[models[0]]):
+        n = max(per_model[m][k].n for m in models)
         rows.append(
-            (group.group, [_fmt(per_model[m][k]) for m in models], max(per_model[m][k].n for m in models))
+            (
+                group.group,
+                [_fmt(per_model[m][k]) for m in models],
+                n,
+                _units(units.get(group.group, (np.nan,) * 3)),
+            )
         )
     return rows, models
 
@@ -50,7 +79,7 @@ def build_matrix_outputs(
 ) -> dict[str, Any]:
     """Compute the summaries of a finished run and write them (JSON, PNG, HTML) into its folder.
 
-    The proximity map is built from ``proximity_model_name`` (default: the first transformer of the
+    The proximity map is built from ``proximity_model_name`` (default: the first neural model of the
     run's models) and ``proximity_metric`` (default: mean per-unit ROC-AUC; with ``proximity_margin``,
     its margin over each target's rate baseline); cells below chance are listed in the notes.
     """
@@ -64,7 +93,13 @@ def build_matrix_outputs(
         tables.append((f"Table 2 layout: {label}, mean +/- SD over cells", rows, models))
         rows, models = table_rows(summary, metric, margin=True)
         tables.append((f"margin over the target's own rate baseline: {label}", rows, models))
-    transformers = [m for m in summary.models if m.startswith("transformer")]
+        for base in ("history", "glm"):
+            rows, models = table_rows(summary, metric, versus=base)
+            if rows:
+                tables.append(
+                    (f"margin over the {base} baseline fitted on the same source: {label}", rows, models)
+                )
+    transformers = [m for m in summary.models if is_neural(m)]
     for model in transformers:
         ranked = summary.seeds(model, "roc_auc_unit_mean")
         notes.append(
@@ -150,8 +185,8 @@ def _write_figures(summary: MatrixSummary, out: Path, proximity: tuple | None):
 
 
 def proximity_model(models, summary: MatrixSummary) -> str | None:
-    """The model the proximity map is built from by default: the first transformer the run lists."""
-    return next((m for m in models if m.startswith("transformer") and m in summary.models), None)
+    """The model the proximity map is built from by default: the first neural model the run lists."""
+    return next((m for m in models if is_neural(m) and m in summary.models), None)
 
 
 def _write_proximity(summary: MatrixSummary, fig_dir: Path, model: str, metric: str, margin: bool):

@@ -64,7 +64,7 @@ def _ours(summary, model: str, metric: str, row: PublishedRow) -> str:
     return mean_sd_text(summary.matrix(model, metric)[summary.group_masks()[row.group]])
 
 
-def table2_side_by_side(summary, model: str = "transformer-dice") -> Table:
+def table2_side_by_side(summary, model: str = "paper-dice") -> Table:
     """Published Table 2 next to ours: the model's pooled ROC-AUC (the paper's number), the rate
     baseline's pooled ROC-AUC on the same cells, and the model's per-unit ROC-AUC."""
     rows = [

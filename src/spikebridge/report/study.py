@@ -113,7 +113,7 @@ def evaluation_subsection(report, roc_pr: Path | None, histories: dict) -> Secti
         )
         blocks.append(Figure.from_path(roc_pr, caption))
     if histories:
-        blocks.append(training_figure(histories, title, f"transformers fitted on {report.source}"))
+        blocks.append(training_figure(histories, title, f"neural models fitted on {report.source}"))
     blocks.append(
         Table(
             f"Significance tests on per-unit ROC-AUC ({len(tests)} tests)",
@@ -165,7 +165,7 @@ def _matrix_figures(outputs: dict) -> tuple[list[Figure], list[Figure]]:
     return heatmaps, bars
 
 
-def matrix_section(outputs: dict, stats: dict, histories: dict, model: str = "transformer-dice") -> Section:
+def matrix_section(outputs: dict, stats: dict, histories: dict, model: str = "paper-dice") -> Section:
     """Table 2 beside the published one, our Table 2 layouts, heatmaps, bars, the 3-D map, training curves.
 
     ``outputs`` is what :func:`spikebridge.report.matrix.build_matrix_outputs` returns; ``histories``
@@ -179,8 +179,8 @@ def matrix_section(outputs: dict, stats: dict, histories: dict, model: str = "tr
     tables += [
         Table(
             title,
-            ("group", *models, "n cells"),
-            tuple((g, *cells, n) for g, cells, n in rows),
+            ("group", *models, "cells", "units scored"),
+            tuple((g, *cells, n, units) for g, cells, n, units in rows),
             collapsed=True,
         )
         for title, rows, models in outputs["tables"]
@@ -247,7 +247,7 @@ def study_report(
     data_hashes: dict[str, str],
     configs: dict[str, dict],
     run_seconds: dict[str, float],
-    model: str = "transformer-dice",
+    model: str = "paper-dice",
     capabilities: Sequence[Section] = (),
 ) -> Report:
     """The whole study report: summary, recordings, evaluations, matrix, ``capabilities`` (one section

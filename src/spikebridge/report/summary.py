@@ -19,22 +19,24 @@ HEADLINE = (
 
 
 def _best(report, transformers: bool) -> str | None:
-    """The model with the highest per-unit ROC-AUC among transformers (or among the baselines)."""
+    """The model with the highest per-unit ROC-AUC among neural models (or among the baselines)."""
+    from spikebridge.experiments.zoo import is_neural
+
     pool = {
         m: r.metric("roc_auc_unit_mean").value
         for m, r in report.results.items()
-        if m.startswith("transformer") == transformers
+        if is_neural(m) == transformers
     }
     pool = {m: v for m, v in pool.items() if v is not None and np.isfinite(v)}
     return max(pool, key=pool.get) if pool else None
 
 
 def headline_table(reports: Sequence) -> Table:
-    """Per evaluated recording: the best transformer, the strongest baseline and the rate baseline."""
+    """Per evaluated recording: the best neural model, the strongest baseline and the rate baseline."""
     rows = []
     for rep in reports:
         roles = (
-            ("best transformer", _best(rep, True)),
+            ("best neural model", _best(rep, True)),
             ("strongest baseline", _best(rep, False)),
             ("firing rates only", "rate" if "rate" in rep.results else None),
         )
@@ -103,7 +105,7 @@ def claims_section(claims) -> Section:
     return Section("claims", "Published claims against our statistics", (intro, *claim_blocks(claims)))
 
 
-def summary_section(reports: Sequence, summary=None, claims=(), model: str = "transformer-dice") -> Section:
+def summary_section(reports: Sequence, summary=None, claims=(), model: str = "paper-dice") -> Section:
     """Headline table and verdicts, the matrix in one sentence, and the count of checked claims."""
     blocks: list = []
     if reports:

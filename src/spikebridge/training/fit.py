@@ -1,5 +1,6 @@
-"""Train a spike transformer with Lightning: random training windows, fixed validation windows,
-per-epoch CSV metrics, early stopping and the best checkpoint chosen on validation loss only.
+"""Train a stateless model (the spike transformer) with Lightning: random training windows, fixed
+validation windows, per-epoch CSV metrics, early stopping and the best checkpoint chosen on validation
+only. :func:`fit_network` trains any registered architecture with its own pipeline.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ CSV_COLUMNS = ("epoch", "train_loss", "val_loss", "val_auc", "val_auc_unit_mean"
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings (the architecture lives in :class:`SpikeTransformerConfig`).
+    """Optimisation settings (the architecture lives in its own config, e.g. :class:`SpikeTransformerConfig`).
 
     Attributes
     ----------
@@ -195,10 +196,13 @@ def init_output_bias(model, train: np.ndarray, floor: float = 1e-4) -> None:
     """Start every unit's output at its training spike probability: bias = logit(rate).
 
     The network then begins as the per-unit rate model and spends its training on the
-    structure in time instead of on learning 128 firing rates.
+    structure in time instead of on learning 128 firing rates. Models without a per-unit output
+    layer ``head`` are left as they are.
     """
     import torch
 
+    if not isinstance(getattr(model, "head", None), torch.nn.Linear):
+        return
     rates = np.clip(train.mean(axis=0), floor, 1 - floor)  # (N,)
     with torch.no_grad():
         model.head.bias.copy_(torch.as_tensor(np.log(rates / (1 - rates)), dtype=model.head.bias.dtype))
@@ -279,3 +283,33 @@ def fit_transformer(
         raise SpikebridgeError("training ended before any validation; no checkpoint was written")
     return FitResult(str(out / "best.ckpt"), recorder.best_epoch, len(recorder.history), recorder.best_loss,
                      recorder.history, seconds)  # fmt: skip
+
+
+def fit_network(
+    train: np.ndarray,
+    val: np.ndarray,
+    unit_mask: np.ndarray,
+    model_config,
+    train_config: TrainConfig,
+    out_dir: str | os.PathLike,
+    data_hash: str = "",
+    progress: bool = True,
+) -> FitResult:
+    """Train any registered architecture with the pipeline its registry entry names.
+
+    ``"windows"``: :func:`fit_transformer` (raster windows, ``forward(x) -> logits``);
+    ``"features"``: :func:`spikebridge.training.fit_bridge.fit_bridge` (windows of precomputed causal
+    features). Arguments as :func:`fit_transformer`.
+    """
+    from spikebridge.models.registry import by_config
+
+    pipeline = by_config(model_config).training
+    if pipeline == "features":
+        from spikebridge.training.fit_bridge import fit_bridge
+
+        fit = fit_bridge
+    else:
+        fit = fit_transformer
+    return fit(
+        train, val, unit_mask, model_config, train_config, out_dir, data_hash=data_hash, progress=progress
+    )

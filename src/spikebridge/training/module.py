@@ -1,4 +1,4 @@
-"""Lightning module wrapping :class:`SpikeTransformer` for next-bin training, and validation metrics."""
+"""Lightning module training a stateless model (``forward(x) -> logits``) on raster windows, and validation metrics."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from spikebridge.errors import SpikebridgeError
-from spikebridge.models.spike_transformer import SpikeTransformer, SpikeTransformerConfig
+from spikebridge.models.registry import by_config
 from spikebridge.training.losses import get_loss
 
 
@@ -41,11 +41,11 @@ def auc_metrics(probs: np.ndarray, targets: np.ndarray, unit_mask: np.ndarray) -
 
 
 class SpikeTransformerModule(L.LightningModule):
-    """Trains a :class:`SpikeTransformer` on ``(inputs, targets)`` window pairs ``(B, W, N)``.
+    """Trains a registered stateless model (the spike transformer) on ``(inputs, targets)`` windows ``(B, W, N)``.
 
     Parameters
     ----------
-    model_config : SpikeTransformerConfig
+    model_config : frozen config of a registered architecture (e.g. ``SpikeTransformerConfig``)
     loss, loss_kwargs : str, dict
         Loss name and arguments for :func:`~spikebridge.training.losses.get_loss`.
     lr, weight_decay : float
@@ -56,7 +56,7 @@ class SpikeTransformerModule(L.LightningModule):
 
     def __init__(
         self,
-        model_config: SpikeTransformerConfig,
+        model_config,
         loss: str,
         loss_kwargs: dict[str, Any],
         lr: float,
@@ -64,7 +64,7 @@ class SpikeTransformerModule(L.LightningModule):
         unit_mask: np.ndarray,
     ) -> None:
         super().__init__()
-        self.model = SpikeTransformer(model_config)
+        self.model = by_config(model_config).build(model_config)
         self.loss_fn = get_loss(loss, **loss_kwargs)
         self.lr, self.weight_decay = lr, weight_decay
         self.register_buffer("unit_mask", torch.as_tensor(np.asarray(unit_mask, dtype=bool)))

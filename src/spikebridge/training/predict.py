@@ -1,7 +1,10 @@
-"""Teacher-forced one-step-ahead prediction with a spike transformer (generation: :mod:`.generate`).
+"""Teacher-forced one-step-ahead prediction with any registered model (generation: :mod:`.generate`).
 
-Chunking
---------
+Stateful models (those with ``init_state`` and ``run``, e.g. the bridge model) read the raster once,
+in blocks, carrying their state: every prediction sees the whole past of the raster.
+
+Chunking (stateless models: the spike transformer)
+--------------------------------------------------
 :func:`predict_proba` slides windows of ``context`` bins over the raster with a stride of ``chunk``
 bins and keeps, from each window, the predictions of its last ``chunk`` positions (all positions of
 the first window). The prediction for bin ``t + 1`` therefore sees bins ``<= t`` only, namely all
@@ -20,23 +23,24 @@ import numpy as np
 import torch
 
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
-from spikebridge.models.spike_transformer import SpikeTransformer, SpikeTransformerConfig
+from spikebridge.models.registry import by_model_class
 from spikebridge.progress import progress_bar
 from spikebridge.training.checkpoint import load_checkpoint
 
+STATEFUL_BLOCK = 4096  # bins per block when a stateful model reads a raster
 
-def load_model(checkpoint_path: str | os.PathLike, device: str = "cpu") -> SpikeTransformer:
-    """Rebuild a :class:`SpikeTransformer` from a checkpoint, in eval mode on ``device``.
+
+def load_model(checkpoint_path: str | os.PathLike, device: str = "cpu") -> torch.nn.Module:
+    """Rebuild the model of a checkpoint (any registered architecture), in eval mode on ``device``.
 
     Raises
     ------
     SpikebridgeDataError
-        The checkpoint is unreadable, incompatible, or not a spike transformer.
+        The checkpoint is unreadable, incompatible, or holds an unregistered architecture.
     """
     ckpt = load_checkpoint(checkpoint_path)
-    if ckpt.model_class != "SpikeTransformer":
-        raise SpikebridgeDataError(f"{checkpoint_path}: holds a {ckpt.model_class}, not a SpikeTransformer")
-    model = SpikeTransformer(SpikeTransformerConfig.from_dict(ckpt.model_config))
+    arch = by_model_class(ckpt.model_class, str(checkpoint_path))
+    model = arch.build(arch.config_class().from_dict(ckpt.model_config))
     try:
         model.load_state_dict(ckpt.state_dict)
     except RuntimeError as exc:
@@ -44,7 +48,12 @@ def load_model(checkpoint_path: str | os.PathLike, device: str = "cpu") -> Spike
     return model.to(device).eval()
 
 
-def _check_raster(model: SpikeTransformer, raster: np.ndarray, name: str = "raster") -> np.ndarray:
+def is_stateful(model: torch.nn.Module) -> bool:
+    """True for models read with a carried state (``init_state`` / ``run``), such as the bridge model."""
+    return hasattr(model, "init_state") and hasattr(model, "run")
+
+
+def _check_raster(model: torch.nn.Module, raster: np.ndarray, name: str = "raster") -> np.ndarray:
     raster = np.asarray(raster)
     if raster.ndim != 2:
         raise SpikebridgeDataError(f"{name} must be 2-D (T, N), got shape {raster.shape}")
@@ -69,30 +78,40 @@ def _window_starts(n_out: int, context: int, chunk: int) -> list[tuple[int, int]
 
 
 def predict_proba(
-    model: SpikeTransformer,
+    model: torch.nn.Module,
     raster: np.ndarray,
     context: int | None = None,
     chunk: int | None = None,
     batch_size: int = 8,
     device: str = "cpu",
     progress: bool = False,
+    unit_mask: np.ndarray | None = None,
+    columns: bool = True,
 ) -> np.ndarray:
     """Teacher-forced one-step-ahead spike probabilities.
 
     Parameters
     ----------
-    model : SpikeTransformer
+    model : nn.Module
+        A registered model (``SpikeTransformer``, ``BridgeModel``, ...).
     raster : ndarray ``(T, N)`` bool or 0/1
         Any length ``T >= 2``; ``N`` must equal ``model.config.n_units``.
     context : int, optional
-        Most past bins a prediction sees (default ``model.config.max_context``; larger raises).
+        Stateless models: most past bins a prediction sees (default ``model.config.max_context``).
     chunk : int, optional
-        Stride between windows, 1..context (default ``max(1, context // 2)``); see the module docstring.
+        Stateless models: stride between windows, 1..context (default ``max(1, context // 2)``); see
+        the module docstring.
     batch_size : int
-        Windows per forward pass.
+        Stateless models: windows per forward pass.
     device : str
     progress : bool
         Show a progress bar (rich).
+    unit_mask : ndarray ``(N,)`` bool, optional
+        Columns to read: the others are zeroed before prediction (and a stateful model leaves them
+        out of its population features). Default: every column.
+    columns : bool
+        Stateful models with per-column parameters: use them (the recording the model was trained
+        on) or run the unit-agnostic part only (any other recording).
 
     Returns
     -------
@@ -100,20 +119,50 @@ def predict_proba(
         Row ``t`` is P(spike in bin ``t + 1`` | bins ``<= t``), for ``t = 0 .. T-2``.
     """
     raster = _check_raster(model, raster)
+    mask = np.ones(raster.shape[1], bool) if unit_mask is None else np.asarray(unit_mask, dtype=bool)
+    if mask.shape != (raster.shape[1],):
+        raise SpikebridgeDataError(f"unit_mask must have shape ({raster.shape[1]},), got {mask.shape}")
+    raster = raster.astype(bool) & mask[None, :]
+    n_out = raster.shape[0] - 1
+    out = np.zeros((max(n_out, 0), raster.shape[1]), dtype=np.float32)
+    if n_out <= 0:
+        return out
+    inputs = torch.from_numpy(raster[:n_out].astype(np.float32))  # (T-1, N): bins feeding predictions
+    was_training = model.training
+    model.eval().to(device)
+    if is_stateful(model):
+        _predict_stateful(model, inputs, mask, columns, device, progress, out)
+    else:
+        _predict_windows(model, inputs, context, chunk, batch_size, device, progress, out)
+    model.train(was_training)
+    return out
+
+
+def _predict_stateful(model, inputs, mask, columns, device, progress, out) -> None:
+    """Read ``inputs (T, N)`` once, block by block, carrying the model's state; fill ``out``."""
+    config = model.config
+    block = config.attention_span if getattr(config, "attention", False) else STATEFUL_BLOCK
+    state = model.init_state(1, device)
+    unit_mask = torch.from_numpy(mask).to(device)
+    starts = range(0, inputs.shape[0], block)
+    with torch.inference_mode(), progress_bar(progress, len(starts), "predict") as advance:
+        for start in starts:
+            x = inputs[start : start + block][None].to(device)  # (1, L, N)
+            logits, state = model.run(x, state, unit_mask, columns)
+            out[start : start + x.shape[1]] = torch.sigmoid(logits[0].float()).cpu().numpy()
+            advance(1)
+
+
+def _predict_windows(model, inputs, context, chunk, batch_size, device, progress, out) -> None:
+    """Slide windows of ``context`` bins over ``inputs (T, N)`` (see the module docstring); fill ``out``."""
     context = model.config.max_context if context is None else int(context)
     if not 1 <= context <= model.config.max_context:
         raise SpikebridgeConfigError(f"context must be in 1..{model.config.max_context}, got {context}")
     chunk = max(1, context // 2) if chunk is None else int(chunk)
     if not 1 <= chunk <= context:
         raise SpikebridgeConfigError(f"chunk must be in 1..{context}, got {chunk}")
-    n_out = raster.shape[0] - 1
-    out = np.zeros((max(n_out, 0), raster.shape[1]), dtype=np.float32)
-    if n_out <= 0:
-        return out
-    inputs = torch.from_numpy(raster[:n_out].astype(np.float32))  # (T-1, N): bins feeding predictions
+    n_out = inputs.shape[0]
     pairs = _window_starts(n_out, context, chunk)
-    was_training = model.training
-    model.eval().to(device)
     with torch.inference_mode(), progress_bar(progress, len(pairs), "predict") as advance:
         for i in range(0, len(pairs), batch_size):
             group = pairs[i : i + batch_size]
@@ -123,5 +172,3 @@ def predict_proba(
             for (start, keep), p in zip(group, probs, strict=True):
                 out[keep : start + length] = p[keep - start :]
             advance(len(group))
-    model.train(was_training)
-    return out

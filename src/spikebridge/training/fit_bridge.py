@@ -1,0 +1,143 @@
+"""Train a bridge model with Lightning: feature-bank windows, per-epoch CSV metrics, early stopping and
+the best checkpoint chosen on the validation part only (as :func:`~spikebridge.training.fit.fit_transformer`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+from lightning.pytorch.callbacks import EarlyStopping
+from torch.utils.data import DataLoader
+
+from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError, SpikebridgeError
+from spikebridge.models.bridge import BridgeModel
+from spikebridge.models.bridge_config import BridgeConfig
+from spikebridge.training.bridge_data import BankWindows, FeatureBank
+from spikebridge.training.bridge_module import BridgeModule
+from spikebridge.training.data import check_raster
+from spikebridge.training.fit import FitResult, TrainConfig, _RecordBest, _resolve_loss_kwargs
+
+
+@dataclass(frozen=True)
+class BridgeTrainConfig(TrainConfig):
+    """:class:`~spikebridge.training.fit.TrainConfig` plus the bridge model's own settings.
+
+    ``window`` is the number of bins per training window, ``batch_size`` the windows per step and
+    ``windows_per_epoch`` the windows drawn per epoch (None: one pass over the training part).
+
+    Attributes
+    ----------
+    column_lr : float
+        Learning rate of the per-column parameters (they see far fewer examples each than the shared
+        parameters do).
+    column_prior : float
+        Scale (logits) of the Gaussian prior on per-column parameters.
+    shared_loss_weight : float
+        Weight of the loss of the shared part alone, >= 0.
+    """
+
+    windows_per_epoch: int | None = None
+    column_lr: float = 1e-2
+    column_prior: float = 1.0
+    shared_loss_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        wpe = self.windows_per_epoch
+        object.__setattr__(self, "windows_per_epoch", 1 if wpe is None else wpe)
+        super().__post_init__()  # validates the inherited fields
+        object.__setattr__(self, "windows_per_epoch", wpe)
+        if not self.column_lr > 0 or not self.column_prior > 0 or not self.shared_loss_weight >= 0:
+            raise SpikebridgeConfigError(
+                f"need column_lr > 0, column_prior > 0 and shared_loss_weight >= 0, got {self.column_lr}, "
+                f"{self.column_prior}, {self.shared_loss_weight}"
+            )
+
+
+def init_bridge_bias(
+    model: BridgeModel, train: np.ndarray, unit_mask: np.ndarray, floor: float = 1e-4
+) -> None:
+    """Start the shared intercept at the logit of the training spike probability of the real units."""
+    import torch
+
+    rate = float(np.clip(train[:, unit_mask].mean(), floor, 1 - floor))
+    with torch.no_grad():
+        model.bias.fill_(math.log(rate / (1 - rate)))
+
+
+def fit_bridge(
+    train: np.ndarray,
+    val: np.ndarray,
+    unit_mask: np.ndarray,
+    model_config: BridgeConfig,
+    train_config: BridgeTrainConfig,
+    out_dir: str | os.PathLike,
+    data_hash: str = "",
+    progress: bool = True,
+) -> FitResult:
+    """Train a :class:`~spikebridge.models.bridge.BridgeModel` for one-step-ahead prediction.
+
+    Parameters
+    ----------
+    train, val : ndarray ``(T, N)`` bool
+        Training part and the validation part that follows it in time (validation bins are predicted
+        with the training part as their past). ``N = model_config.n_units``.
+    unit_mask : ndarray ``(N,)`` bool
+        Real (True) versus padded (False) units.
+    model_config : BridgeConfig
+    train_config : BridgeTrainConfig
+    out_dir : path-like
+        Receives ``metrics.csv`` and ``best.ckpt``.
+    data_hash : str
+    progress : bool
+
+    Returns
+    -------
+    FitResult
+    """
+    import torch
+
+    cfg, n = train_config, model_config.n_units
+    train = check_raster(train, "train", n, cfg.window + 2)
+    val = check_raster(val, "val", n, cfg.window + 2)
+    unit_mask = np.asarray(unit_mask, dtype=bool)
+    if unit_mask.shape != (n,) or not unit_mask.any():
+        raise SpikebridgeDataError(
+            f"unit_mask must have shape ({n},) with a real unit, got {unit_mask.shape}"
+        )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    model = BridgeModel(model_config)
+    model.fit_standardization(torch.from_numpy(train.astype(np.float32)), torch.from_numpy(unit_mask))
+    init_bridge_bias(model, train, unit_mask)
+    bank = FeatureBank(model, np.concatenate([train, val]), unit_mask)
+    t_fit = train.shape[0]
+    n_windows = cfg.windows_per_epoch or max(1, (t_fit - 1) // cfg.window)
+    train_set = BankWindows(bank, cfg.window, 1, t_fit, n_windows, cfg.seed)
+    val_set = BankWindows(bank, cfg.window, t_fit, bank.n_bins)
+    steps = cfg.max_epochs * math.ceil(n_windows / cfg.batch_size)
+    loss_kwargs = _resolve_loss_kwargs(cfg, train, unit_mask)
+    module = BridgeModule(model, cfg.loss, loss_kwargs, cfg.lr, cfg.column_lr, cfg.weight_decay, unit_mask,
+                          cfg.column_prior, cfg.shared_loss_weight, t_fit * int(unit_mask.sum()), steps)  # fmt: skip
+    recorder = _RecordBest(out, model_config.to_dict(), {**cfg.to_dict(), "loss_kwargs": loss_kwargs}, data_hash,
+                           cfg.select_on)  # fmt: skip
+    mode = "min" if cfg.select_on == "val_loss" else "max"
+    trainer = L.Trainer(
+        accelerator=cfg.accelerator, devices=1, precision=cfg.precision, max_epochs=cfg.max_epochs,
+        callbacks=[recorder, EarlyStopping(cfg.select_on, patience=cfg.patience, mode=mode)],
+        logger=False, enable_checkpointing=False, enable_progress_bar=progress, enable_model_summary=False,
+        num_sanity_val_steps=0, log_every_n_steps=1, default_root_dir=str(out), deterministic=False,
+    )  # fmt: skip
+    trainer.fit(module, DataLoader(train_set, cfg.batch_size), DataLoader(val_set, cfg.batch_size))
+    seconds = time.perf_counter() - start
+    if recorder.best_epoch < 0:
+        raise SpikebridgeError("training ended before any validation; no checkpoint was written")
+    return FitResult(str(out / "best.ckpt"), recorder.best_epoch, len(recorder.history), recorder.best_loss,
+                     recorder.history, seconds)  # fmt: skip
