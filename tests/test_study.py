@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 
 import numpy as np
 
 from conftest import write_asdf_v5
 from spikebridge.cli.main import main
+from spikebridge.experiments.store import ResultsStore
 from spikebridge.report.readme import render_results
 from spikebridge.simulation import simulate
 
@@ -54,3 +56,13 @@ def test_study_writes_a_report(tmp_path):
     assert "| bridge-bce |" in text and "On per-unit ROC-AUC, bridge-bce " in text
     assert "### Cross-recording matrix" in text and "2 of unknown preparation" in text
     assert "Empty groups: in vitro self" in text  # asdf files do not say whether they are in vitro
+    # one model store for every stage: the matrix reused the evaluation's fits of r0 instead of refitting
+    assert not (out / "matrix" / "models").exists()
+    store = ResultsStore(out / "matrix" / "results.sqlite")
+    with sqlite3.connect(out / "matrix" / "results.sqlite") as db:
+        (run,) = db.execute("SELECT DISTINCT run FROM cells WHERE run LIKE 'matrix-%'").fetchone()
+    for model in ("bridge-bce", "glm"):
+        stored = json.loads(
+            next((out / "models" / "r0").glob(f"{model}-tiny-s0")).joinpath("model.json").read_text()
+        )
+        assert store.cell_payload(run, f"fit/r0/{model}")["seconds"] == stored["seconds"]

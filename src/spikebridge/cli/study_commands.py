@@ -167,7 +167,7 @@ def _explain(names, root: Path, out: Path, profile: str):
     from spikebridge.report.explain import shipped_section, write_shipped
 
     shipped = explain_shipped(ExplainConfig(), out / "explain", root, tuple(names), profile, console.print,
-                              models_dir=out / "evaluate" / "models")  # fmt: skip
+                              models_dir=out / "models")  # fmt: skip
     shared, per_report = write_shipped(shipped, out / "explain")
     return shipped_section(shipped, shared, per_report)
 
@@ -175,20 +175,17 @@ def _explain(names, root: Path, out: Path, profile: str):
 def _realism(names, root: Path, out: Path, profile: str, prep_cfg, seconds: float):
     """Generate 5 trials from each evaluated recording's bridge model (BCE); compare them with its test part."""
     from spikebridge.errors import SpikebridgeError
-    from spikebridge.experiments.evaluate import fitted_model_dir
     from spikebridge.experiments.generation import GenerationRequest, generate_recording
     from spikebridge.experiments.prepared import get_prepared, recording_key
     from spikebridge.experiments.realism import run_realism
-    from spikebridge.experiments.zoo import ModelSpec
+    from spikebridge.experiments.zoo import ModelSpec, fitted_model_dir
     from spikebridge.io.generated import read_generated, write_generated
     from spikebridge.report.realism import realism_section, write_realism
 
     results, notes = [], []
     for name in names:
         key = recording_key(name)
-        ckpt = (
-            fitted_model_dir(out / "evaluate", key, ModelSpec("bridge", "bce", profile=profile)) / "best.ckpt"
-        )
+        ckpt = fitted_model_dir(out, key, ModelSpec("bridge", "bce", profile=profile)) / "best.ckpt"
         span = min(seconds, get_prepared(name, prep_cfg, data_root=root)[0].test.duration / 2)
         if not ckpt.is_file() or span < 4.0:
             notes.append(
@@ -205,7 +202,7 @@ def _realism(names, root: Path, out: Path, profile: str, prep_cfg, seconds: floa
                 out / "realism",
                 root,
                 log=console.print,
-                models_dir=out / "evaluate",
+                models_dir=out,
             )  # fmt: skip; scored on the file as written
         except SpikebridgeError as exc:
             notes.append(f"{key}: no realism ({exc}).")
@@ -225,17 +222,18 @@ def _missing_hashes(names, known: dict, root: Path, prep_cfg) -> dict[str, str]:
 def _evaluation(name: str, root: Path, out: Path, profile: str, n_boot: int, prep_cfg):
     """Evaluate every model on one recording; print the tables; return what the report needs."""
     from spikebridge.cli.eval_commands import print_report
-    from spikebridge.experiments.evaluate import EvaluateConfig, fitted_model_dir, run_evaluation
+    from spikebridge.experiments.evaluate import EvaluateConfig, run_evaluation
+    from spikebridge.experiments.zoo import fitted_model_dir
     from spikebridge.report.evaluation import write_evaluation
     from spikebridge.report.study import EvaluationArtifacts, read_histories
 
     console.print(f"[bold]evaluate[/bold] {name}")
     start = time.perf_counter()
     cfg = EvaluateConfig(source=name, profile=profile, n_boot=n_boot, prepare=prep_cfg)
-    report = run_evaluation(cfg, out / "evaluate", root, log=console.print)
+    report = run_evaluation(cfg, out / "evaluate", root, log=console.print, models_root=out)
     print_report(report)
     _, fig_path = write_evaluation(report, out, report.source)
-    dirs = {m: fitted_model_dir(out / "evaluate", report.source, cfg.spec(m)) for m in cfg.models}
+    dirs = {m: fitted_model_dir(out, report.source, cfg.spec(m)) for m in cfg.models}
     return EvaluationArtifacts(report, fig_path, read_histories(dirs), time.perf_counter() - start)
 
 
@@ -246,7 +244,7 @@ def _matrix(recs, root: Path, out: Path, profile: str, prep_cfg, executor: str, 
     from spikebridge.report.study import MatrixArtifacts, read_histories
 
     config = MatrixConfig(recordings=tuple(recs), profile=profile, prepare=prep_cfg)
-    run = MatrixRun(config, out / "matrix", root, log=console.print)
+    run = MatrixRun(config, out / "matrix", root, log=console.print, models_root=out)
     stats = run.execute(executor=executor, address=address)
     model = "paper-dice" if "paper-dice" in config.models else config.models[0]
     histories = read_histories({run.keys[r]: run.model_dir(r, model) for r in config.recordings})

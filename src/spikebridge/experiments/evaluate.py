@@ -7,7 +7,6 @@ re-running reuses them; ``recompute`` refits everything (the numbers are identic
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +17,15 @@ import numpy as np
 from spikebridge.experiments.prepared import get_prepared, recording_key
 from spikebridge.experiments.scoring import outputs_probabilities, result_rows, score
 from spikebridge.experiments.store import ResultsStore
-from spikebridge.experiments.zoo import ModelSpec, fit_model, is_neural, load_predictor, scored_columns
-from spikebridge.preprocess.prepare import PrepareConfig, PreparedRecording
+from spikebridge.experiments.zoo import (
+    ModelSpec,
+    fit_or_reuse,
+    fitted_model_dir,
+    is_neural,
+    load_predictor,
+    scored_columns,
+)
+from spikebridge.preprocess.prepare import PrepareConfig
 
 DEFAULT_MODELS = ("bridge-bce", "paper-dice", "paper-focal", "rate", "history", "glm")
 TESTED_METRICS = (("roc_auc", "per-unit ROC-AUC"), ("bits_per_spike", "bits/spike"))
@@ -82,20 +88,6 @@ class EvaluationReport:
         }
 
 
-def fitted_model_dir(out_dir: Path, source_key: str, spec: ModelSpec) -> Path:
-    """Folder of one model fitted by :func:`run_evaluation` (``model.json``, and ``metrics.csv`` for neural models)."""
-    return Path(out_dir) / "models" / source_key / f"{spec.name}-{spec.profile}-s{spec.seed}"
-
-
-def _cached_fit(spec: ModelSpec, prep: PreparedRecording, model_dir: Path, recompute: bool) -> dict:
-    meta = model_dir / "model.json"
-    if meta.is_file() and not recompute:
-        payload = json.loads(meta.read_text())
-        if payload.get("spec") == spec.to_dict() and payload.get("data_hash") == prep.data_hash():
-            return payload
-    return fit_model(spec, prep, model_dir, progress=False)
-
-
 def significance_tests(results: dict, unit_mask: np.ndarray, neural: set[str] | None = None) -> list[dict]:
     """Per-unit tests: every model's ROC-AUC against chance, and every neural model against every
     baseline on per-unit ROC-AUC and per-unit bits/spike.
@@ -134,9 +126,15 @@ def run_evaluation(
     data_root: Path | None = None,
     recompute: bool = False,
     log: Callable[[str], None] = print,
+    models_root: Path | None = None,
 ) -> EvaluationReport:
-    """Fit (or reuse) every model on the source, score each on the target's test part, store the rows."""
+    """Fit (or reuse) every model on the source, score each on the target's test part, store the rows.
+
+    Fitted models live in :func:`~spikebridge.experiments.zoo.fitted_model_dir` of ``models_root``
+    (default ``out_dir``), the store a study shares between all its stages.
+    """
     out_dir = Path(out_dir)
+    models_root = Path(models_root) if models_root is not None else out_dir
     source, _ = get_prepared(cfg.source, cfg.prepare, data_root=data_root)
     target = (
         source if cfg.target in (None, cfg.source) else get_prepared(cfg.target, cfg.prepare, data_root)[0]
@@ -146,13 +144,13 @@ def run_evaluation(
     results, fit_seconds = {}, {}
     for model in cfg.models:
         spec = cfg.spec(model)
-        model_dir = fitted_model_dir(out_dir, skey, spec)
+        model_dir = fitted_model_dir(models_root, skey, spec)
         log(
             f"  {model}: fitting on {skey}"
             if recompute or not (model_dir / "model.json").exists()
             else f"  {model}: cached fit"
         )
-        payload = _cached_fit(spec, source, model_dir, recompute)
+        payload = fit_or_reuse(spec, source, model_dir, recompute)
         fit_seconds[model] = float(payload.get("seconds", 0.0))
         predict, _ = load_predictor(model_dir, target=target)
         log(f"  {model}: scoring {tkey} test part")

@@ -19,7 +19,7 @@ from spikebridge.errors import SpikebridgeConfigError
 from spikebridge.experiments.executors import Task, run_tasks
 from spikebridge.experiments.prepared import get_prepared, recording_key
 from spikebridge.experiments.store import ResultRow, ResultsStore
-from spikebridge.experiments.zoo import ModelSpec
+from spikebridge.experiments.zoo import ModelSpec, fitted_model_dir
 from spikebridge.preprocess.prepare import PrepareConfig, load_prepared
 from spikebridge.progress import time_left
 from spikebridge.provenance import config_hash
@@ -85,9 +85,9 @@ class MatrixConfig:
 
 def fit_cell(spec: dict, prep_path: str, model_dir: str) -> dict:
     """Unit of work: fit one model on one source (runs in a worker)."""
-    from spikebridge.experiments.zoo import fit_model
+    from spikebridge.experiments.zoo import fit_or_reuse
 
-    return fit_model(ModelSpec.from_dict(spec), load_prepared(prep_path), Path(model_dir))
+    return fit_or_reuse(ModelSpec.from_dict(spec), load_prepared(prep_path), Path(model_dir))
 
 
 def score_cell(model_dir: str, prep_path: str, n_boot: int, seed: int) -> dict:
@@ -121,6 +121,7 @@ class MatrixRun:
     out_dir: Path
     data_root: Path | None = None
     log: Callable[[str], None] = print
+    models_root: Path | None = None
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -135,7 +136,8 @@ class MatrixRun:
             self.prep_paths[rec], self.preps[rec] = str(path), prep
 
     def model_dir(self, source: str, model: str) -> Path:
-        return self.out_dir / "models" / self.keys[source] / model
+        """The model's folder in the model store under ``models_root`` (shared with a study's other stages)."""
+        return fitted_model_dir(self.models_root or self.out_dir, self.keys[source], self.config.spec(model))
 
     def fit_tasks(self, done: set[str]) -> list[Task]:
         tasks = []

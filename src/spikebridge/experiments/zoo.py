@@ -211,6 +211,26 @@ def scored_columns(payload: dict, target: PreparedRecording) -> np.ndarray:
     return source & target.unit_mask
 
 
+def fitted_model_dir(root: Path, source_key: str, spec: ModelSpec) -> Path:
+    """Folder of one fitted model in the model store under ``root``: ``root/models/SOURCE/NAME-PROFILE-sSEED``.
+
+    Every stage of a study (evaluation, matrix, realism, explanation) reads and writes this one
+    layout, so a model is fitted once per study; :func:`fit_or_reuse` checks that a stored model
+    matches the specification and the data.
+    """
+    return Path(root) / "models" / source_key / f"{spec.name}-{spec.profile}-s{spec.seed}"
+
+
+def fit_or_reuse(spec: ModelSpec, prep: PreparedRecording, model_dir: Path, recompute: bool = False) -> dict:
+    """The payload of the model in ``model_dir`` when it was fitted with ``spec`` on ``prep``'s data; else fit it."""
+    meta = Path(model_dir) / "model.json"
+    if meta.is_file() and not recompute:
+        payload = json.loads(meta.read_text())
+        if payload.get("spec") == spec.to_dict() and payload.get("data_hash") == prep.data_hash():
+            return payload
+    return fit_model(spec, prep, Path(model_dir), progress=False)
+
+
 def load_predictor(
     model_dir: Path, target: PreparedRecording | None = None, device: str = "cpu", progress: bool = False
 ) -> tuple[Predictor, dict]:
