@@ -46,7 +46,7 @@ def test_study_writes_a_report(tmp_path):
     images = re.findall(r'<img src="([^"]*)"', page)
     assert len(images) >= 8 and all(src.startswith("data:image/png;base64,") for src in images)
     assert (out / "figures" / "roc_pr_r0.png").stat().st_size > 10_000
-    assert (out / "matrix" / "figures" / "heatmap_paper-focal_roc_auc_unit_mean.png").is_file()
+    assert (out / "matrix" / "figures" / "heatmap_paper-dice_roc_auc_unit_mean.png").is_file()
     summary = json.loads((out / "study_summary.json").read_text())
     assert [e["target"] for e in summary["evaluations"]] == ["r0"]
     assert summary["evaluations"][0]["models"]["glm"]["metrics"]["bits_per_spike_nlb_pooled"][0] is not None

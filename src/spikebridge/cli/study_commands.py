@@ -12,6 +12,9 @@ from spikebridge.catalog import load_catalog, resolve_data_root
 from spikebridge.cli._console import console
 
 EVALUATED = ("slice_210511001", "ibl_NYU-40_2021-04-14_001")
+# The study's matrix: spikebridge's model, the paper's transformer with the loss of its Table 2, and the
+# baselines that could embarrass them (paper-focal stays in the evaluations; `spikebridge matrix` runs it too).
+STUDY_MATRIX_MODELS = "bridge-bce,paper-dice,history,glm"
 
 
 def _dataset_records(root: Path, prep_cfg) -> list[dict]:
@@ -51,6 +54,11 @@ def study_cmd(
     executor: str = typer.Option("local", help="Matrix executor: local | ray | inline."),
     address: str = typer.Option(None, help="Ray cluster address."),
     skip_matrix: bool = typer.Option(False, help="Only the datasets and the evaluation tables."),
+    matrix_models: str = typer.Option(
+        STUDY_MATRIX_MODELS,
+        help="Comma-separated models of the matrix (the rate baseline is always added; the evaluations "
+        "always compare bridge-bce, paper-dice, paper-focal and the three baselines).",
+    ),
     explain: bool = typer.Option(True, help="Add what the evaluated Dice transformers learned (explain)."),
     quantformer: bool = typer.Option(
         True, help="Add QuantFormer forecasting on calcium and spike recordings (its quick profile)."
@@ -89,7 +97,8 @@ def study_cmd(
     if not skip_matrix:
         recs = matrix or [n for n, e in load_catalog().items() if e.kind == "spikes" and e.present(root)]
         stage("matrix")
-        matrix_art, matrix_hashes = _matrix(recs, root, out, profile, prep_cfg, executor, address)
+        models = tuple(m.strip() for m in matrix_models.split(",") if m.strip())
+        matrix_art, matrix_hashes = _matrix(recs, models, root, out, profile, prep_cfg, executor, address)
         hashes.update(matrix_hashes)
         seconds["matrix"], configs["matrix"] = matrix_art.stats["seconds"], matrix_art.config
     hashes.update(_missing_hashes(names, hashes, root, prep_cfg))
@@ -237,13 +246,13 @@ def _evaluation(name: str, root: Path, out: Path, profile: str, n_boot: int, pre
     return EvaluationArtifacts(report, fig_path, read_histories(dirs), time.perf_counter() - start)
 
 
-def _matrix(recs, root: Path, out: Path, profile: str, prep_cfg, executor: str, address: str | None):
+def _matrix(recs, models, root: Path, out: Path, profile: str, prep_cfg, executor: str, address: str | None):
     """Run (or resume) the matrix; return what the report needs and the prepared recordings' hashes."""
     from spikebridge.experiments.matrix import MatrixConfig, MatrixRun
     from spikebridge.report.matrix import build_matrix_outputs
     from spikebridge.report.study import MatrixArtifacts, read_histories
 
-    config = MatrixConfig(recordings=tuple(recs), profile=profile, prepare=prep_cfg)
+    config = MatrixConfig(recordings=tuple(recs), models=models, profile=profile, prepare=prep_cfg)
     run = MatrixRun(config, out / "matrix", root, log=console.print, models_root=out)
     stats = run.execute(executor=executor, address=address)
     model = "paper-dice" if "paper-dice" in config.models else config.models[0]
