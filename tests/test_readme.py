@@ -82,3 +82,14 @@ def test_markers_and_check_script(tmp_path):
     assert subprocess.run([*script, "--readme", str(page)], capture_output=True).returncode == 0
     assert subprocess.run([*script, "--readme", str(page), "--check"], capture_output=True).returncode == 0
     assert "beats glm" in page.read_text() and page.read_text().endswith("## after\n")
+
+
+def test_each_metric_gets_its_own_sentence():
+    summary = _tiny_summary()
+    summary["evaluations"][0]["tests"].append(
+        {"model": "transformer-bce", "against": "glm", "metric": "bits_per_spike", "n": 120, "p_value": 1e-4,
+         "p_holm": 1e-3, "effect": -0.04, "rank_biserial": -0.5, "note": ""}
+    )  # fmt: skip
+    text = render_results(summary)
+    assert "On per-unit ROC-AUC, transformer-bce beats glm (median +0.009, p = 0.003)." in text
+    assert "On per-unit bits/spike, transformer-bce loses to glm (median -0.040, p = 0.001)." in text

@@ -95,16 +95,19 @@ def _evaluation(ev: dict) -> list[str]:
 
 def _verdicts(ev: dict) -> list[str]:
     """One bullet per model: its verdicts against chance and (transformers) against each baseline."""
-    by_model: dict[str, list] = {}
+    by_model: dict[tuple[str, str], list] = {}  # one sentence per model and metric
     for test in ev["tests"]:
-        by_model.setdefault(test["model"], []).append(verdict_from_test(test))
+        v = verdict_from_test(test, metric=test.get("metric", "roc_auc"))
+        by_model.setdefault((test["model"], v.metric), []).append(v)
     n_tests = len(ev["tests"])
     lines = [
         f"Verdicts (two-sided Wilcoxon signed-rank tests paired over units; p-values Holm-adjusted over the "
         f"{n_tests} tests of this evaluation; alpha = {DEFAULT_ALPHA:g}):",
         "",
     ]
-    lines += [f"- {summary_sentence(model, verdicts, compact=True)}" for model, verdicts in by_model.items()]
+    lines += [
+        f"- {summary_sentence(model, verdicts, compact=True)}" for (model, _), verdicts in by_model.items()
+    ]
     return lines
 
 
