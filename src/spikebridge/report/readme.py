@@ -116,7 +116,9 @@ def _matrix(mx: dict) -> list[str]:
     metrics = [m for m in ("roc_auc_unit_mean", "roc_auc_pooled") if m in mx["table2"]]
     models = [m for m in mx["models"] if all(m in mx["table2"][k] for k in metrics)]
     label = {"roc_auc_unit_mean": "per-unit ROC-AUC", "roc_auc_pooled": "pooled ROC-AUC"}
-    header = ["group", "cells"] + [f"{label[k]}, {m}" for k in metrics for m in models]
+    units = mx.get("units_scored") or {}
+    header = ["group", "cells", *(["units scored"] if units else [])]
+    header += [f"{label[k]}, {m}" for k in metrics for m in models]
     lines = [
         "### Cross-recording matrix",
         "",
@@ -142,7 +144,8 @@ def _matrix(mx: dict) -> list[str]:
         if n == 0:
             empty.append(group)
             continue
-        cells = [_group_cell(stats[(k, m)]) for k in metrics for m in models]
+        cells = [_units_cell(units.get(group))] if units else []
+        cells += [_group_cell(stats[(k, m)]) for k in metrics for m in models]
         lines.append(f"| {group} | {n} | " + " | ".join(cells) + " |")
     lines.append("")
     if empty:
@@ -156,6 +159,14 @@ def _matrix(mx: dict) -> list[str]:
     )
     lines += ["", *_proximity(mx.get("proximity")), ""]
     return lines
+
+
+def _units_cell(values: list | None) -> str:
+    """Units a cell of the group scored (columns real in both recordings): mean (smallest-largest)."""
+    if not values or values[0] is None:
+        return "-"
+    mean, low, high = values
+    return f"{mean:.0f}" if low == high else f"{mean:.0f} ({low:.0f}-{high:.0f})"
 
 
 def _group_cell(stat: dict) -> str:

@@ -110,6 +110,9 @@ def matrix_entry(outputs: dict, stats: dict) -> dict[str, Any]:
         "reused": stats["skipped"],
         "minutes": round(stats["seconds"] / 60, 1),
         "table2": table,
+        "units_scored": {
+            group: [_num(v) for v in values] for group, values in summary.group_units().items()
+        },  # per group: mean, smallest, largest number of units a cell scored
         "cells_below_chance_unit_auc": below,
         "proximity": None
         if pmap is None
