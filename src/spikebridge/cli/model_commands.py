@@ -14,8 +14,10 @@ DATA_ROOT = typer.Option(None, "--data-root", help="Folder holding the recording
 
 def default_model_dir(recording: str, model: str, profile: str, seed: int) -> Path:
     from spikebridge.experiments.prepared import recording_key
+    from spikebridge.experiments.zoo import ModelSpec, fitted_model_dir
 
-    return Path("spikebridge-out/models") / recording_key(recording) / f"{model}-{profile}-s{seed}"
+    spec = ModelSpec.parse(model, profile=profile, seed=seed)
+    return fitted_model_dir(Path("spikebridge-out"), recording_key(recording), spec)
 
 
 def fit_cmd(

@@ -4,7 +4,7 @@
   attention switched off, other depths) with :func:`~spikebridge.training.fit.fit_transformer`; its
   folder holds ``best.ckpt`` and a ``model.json`` recording the configs and the data hash, so a second run
   with the same data and configuration reuses it.
-* :func:`cached_glm` fits (or reuses) the coupled GLM through :func:`~spikebridge.experiments.zoo.fit_model`.
+* :func:`cached_glm` fits (or reuses) the coupled GLM through :func:`~spikebridge.experiments.zoo.fit_or_reuse`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pickle
 from pathlib import Path
 
 from spikebridge.errors import SpikebridgeDataError
-from spikebridge.experiments.zoo import ModelSpec, fit_model
+from spikebridge.experiments.zoo import ModelSpec, fit_or_reuse
 from spikebridge.preprocess.prepare import PreparedRecording
 
 
@@ -70,10 +70,7 @@ def cached_glm(prep: PreparedRecording, root: Path, seed: int = 0):
     """
     spec = ModelSpec("glm", seed=seed)
     folder = Path(root) / f"glm-{spec.profile}-s{seed}"
-    meta = folder / "model.json"
-    payload = json.loads(meta.read_text()) if meta.is_file() else {}
-    if payload.get("spec") != spec.to_dict() or payload.get("data_hash") != prep.data_hash():
-        payload = fit_model(spec, prep, folder)
+    payload = fit_or_reuse(spec, prep, folder)
     artifact = folder / payload["artifact"]
     try:
         return pickle.loads(artifact.read_bytes())

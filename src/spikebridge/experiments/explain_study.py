@@ -131,26 +131,15 @@ def explain_task(
 ):
     """Fit (or reuse) the ``loss`` transformer on ``source`` and explain it on ``target`` (not stored)."""
     from spikebridge.experiments.prepared import get_prepared, recording_key
-    from spikebridge.experiments.zoo import ModelSpec, fit_model
+    from spikebridge.experiments.zoo import ModelSpec, fit_or_reuse, fitted_model_dir
 
     def log(message: str) -> None:
         print(f"[{recording_key(source)} -> {recording_key(target)}] {message.strip()}", flush=True)
 
     prep, _ = get_prepared(source, data_root=data_root)
     spec = ModelSpec("paper", loss, profile=profile)
-    model_dir = Path(models_dir) / recording_key(source) / f"{spec.name}-{profile}-s{spec.seed}"
-    if not _fitted(model_dir, spec, prep):
-        log(f"fitting {spec.name} ({profile}) on {source}")
-        fit_model(spec, prep, model_dir)
+    model_dir = fitted_model_dir(Path(models_dir).parent, recording_key(source), spec)  # the study's store
+    log(f"{spec.name} ({profile}) on {source}: fit or reuse")
+    fit_or_reuse(spec, prep, model_dir)
     return run_explain(model_dir / "best.ckpt", target, cfg, Path(out_dir), data_root, source, log,
                        Path(models_dir), store=False)  # fmt: skip
-
-
-def _fitted(model_dir: Path, spec, prep) -> bool:
-    import json
-
-    meta = model_dir / "model.json"
-    if not meta.is_file() or not (model_dir / "best.ckpt").is_file():
-        return False
-    payload = json.loads(meta.read_text())
-    return payload.get("spec") == spec.to_dict() and payload.get("data_hash") == prep.data_hash()
