@@ -64,9 +64,11 @@ def _ours(summary, model: str, metric: str, row: PublishedRow) -> str:
     return mean_sd_text(summary.matrix(model, metric)[summary.group_masks()[row.group]])
 
 
-def table2_side_by_side(summary, model: str = "paper-dice") -> Table:
+def table2_side_by_side(summary, model: str = "paper-dice", also: str | None = "bridge-bce") -> Table:
     """Published Table 2 next to ours: the model's pooled ROC-AUC (the paper's number), the rate
-    baseline's pooled ROC-AUC on the same cells, and the model's per-unit ROC-AUC."""
+    baseline's pooled ROC-AUC on the same cells, and the model's per-unit ROC-AUC; when the matrix holds
+    ``also`` (spikebridge's model), its pooled and per-unit ROC-AUC follow in two more columns."""
+    extra = also if also and also != model and (also, "roc_auc_pooled") in summary.values else None
     rows = [
         (
             r.condition,
@@ -74,18 +76,25 @@ def table2_side_by_side(summary, model: str = "paper-dice") -> Table:
             _ours(summary, model, "roc_auc_pooled", r),
             _ours(summary, "rate", "roc_auc_pooled", r),
             _ours(summary, model, "roc_auc_unit_mean", r),
-        )
+            *(
+                (_ours(summary, extra, "roc_auc_pooled", r), _ours(summary, extra, "roc_auc_unit_mean", r))
+                if extra
+                else ()
+            ),
+        )  # fmt: skip
         for r in TABLE2
     ]
+    header = (
+        "condition",
+        "published ROC-AUC (quoted)",
+        f"ours: {model}, pooled ROC-AUC",
+        "ours: rate baseline, pooled ROC-AUC",
+        f"ours: {model}, per-unit ROC-AUC",
+        *((f"ours: {extra}, pooled ROC-AUC", f"ours: {extra}, per-unit ROC-AUC") if extra else ()),
+    )
     return Table(
-        f"Table 2: published values beside ours ({model})",
-        (
-            "condition",
-            "published ROC-AUC (quoted)",
-            f"ours: {model}, pooled ROC-AUC",
-            "ours: rate baseline, pooled ROC-AUC",
-            f"ours: {model}, per-unit ROC-AUC",
-        ),
+        f"Table 2: published values beside ours ({model}{', ' + extra if extra else ''})",
+        header,
         tuple(rows),
         notes=(
             f"Published column: quoted from {SOURCE} (ROC-AUC, mean ± SD over recordings, Dice loss, the "
@@ -93,6 +102,11 @@ def table2_side_by_side(summary, model: str = "paper-dice") -> Table:
             "Ours: mean ± SD over matrix cells (n = cells) under the leak-free protocol; training rows are "
             "the validation value at the kept epoch of each source's model. The rate baseline predicts "
             "every bin from each unit's training firing rate: its pooled ROC-AUC is what firing rates "
-            "alone achieve, and its per-unit ROC-AUC is 0.5 by construction.",
+            "alone achieve, and its per-unit ROC-AUC is 0.5 by construction."
+            + (
+                f" {model} is the paper's transformer and loss; {extra} is spikebridge's model."
+                if extra
+                else ""
+            ),
         ),
     )

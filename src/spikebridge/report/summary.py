@@ -58,18 +58,24 @@ def headline_table(reports: Sequence) -> Table:
     )
 
 
-def matrix_headline(summary, model: str) -> Paragraph:
-    """One sentence on the matrix's cross-recording cells, beside what firing rates alone give."""
+def matrix_headline(summary, models: Sequence[str]) -> Paragraph:
+    """One sentence on the matrix's cross-recording cells for each of ``models`` (those the matrix holds),
+    beside what firing rates alone give."""
     off = ~np.eye(len(summary.names), dtype=bool)
 
     def cells(m, metric):
         return summary.matrix(m, metric)[off] if (m, metric) in summary.values else np.zeros(0)
 
+    parts = [
+        f"{m} per-unit ROC-AUC {mean_sd_text(cells(m, 'roc_auc_unit_mean'))}, pooled ROC-AUC "
+        f"{mean_sd_text(cells(m, 'roc_auc_pooled'))}"
+        for m in models
+        if (m, "roc_auc_pooled") in summary.values
+    ]
     return Paragraph(
-        f"Cross-recording matrix of {len(summary.names)} recordings, {model} on recordings it was not trained "
-        f"on: per-unit ROC-AUC {mean_sd_text(cells(model, 'roc_auc_unit_mean'))}; pooled ROC-AUC "
-        f"{mean_sd_text(cells(model, 'roc_auc_pooled'))}, where each target's firing rates alone (rate "
-        f"baseline) give {mean_sd_text(cells('rate', 'roc_auc_pooled'))} (mean ± SD over cells).",
+        f"Cross-recording matrix of {len(summary.names)} recordings, on recordings a model was not trained "
+        f"on: {'; '.join(parts)}; each target's firing rates alone (rate baseline) give pooled ROC-AUC "
+        f"{mean_sd_text(cells('rate', 'roc_auc_pooled'))} (mean ± SD over cells).",
         emphasis=True,
     )
 
@@ -105,14 +111,22 @@ def claims_section(claims) -> Section:
     return Section("claims", "Published claims against our statistics", (intro, *claim_blocks(claims)))
 
 
-def summary_section(reports: Sequence, summary=None, claims=(), model: str = "paper-dice") -> Section:
-    """Headline table and verdicts, the matrix in one sentence, and the count of checked claims."""
+def summary_section(
+    reports: Sequence, summary=None, claims=(), model: str = "paper-dice", default_model: str = "bridge-bce"
+) -> Section:
+    """Headline table and verdicts, the matrix in one sentence (spikebridge's ``default_model`` and the
+    paper's ``model``), and the count of checked claims."""
     blocks: list = []
     if reports:
         blocks.append(headline_table(reports))
         blocks += [Paragraph(verdict(rep), emphasis=True) for rep in reports if verdict(rep)]
-    if summary is not None and (model, "roc_auc_pooled") in summary.values:
-        blocks.append(matrix_headline(summary, model))
+    models = [
+        m
+        for m in dict.fromkeys((default_model, model))
+        if summary and (m, "roc_auc_pooled") in summary.values
+    ]
+    if models:
+        blocks.append(matrix_headline(summary, models))
     if claims:
         blocks.append(claims_count(claims))
     return Section("summary", "Summary", tuple(blocks))
