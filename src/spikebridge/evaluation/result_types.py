@@ -102,7 +102,8 @@ class EvaluationResult:
 
     ``metrics`` holds scalar metrics (pooled values and means/medians of per-unit values);
     ``per_unit`` maps a metric name to its (N,) values (None/NaN for padding and unscored units);
-    ``summaries`` describe the per-unit distributions; curves are pooled and downsampled;
+    ``summaries`` describe the per-unit distributions; curves are pooled and downsampled (None when
+    not asked for, e.g. in matrix cells, which store scalar metrics only);
     ``bits_source`` says which probabilities bits per spike scored (uncalibrated, or calibrated on
     validation); ``bootstrap`` describes the resampling, with the block length and how it was chosen.
     """
@@ -119,8 +120,8 @@ class EvaluationResult:
     metrics: tuple[MetricValue, ...]
     summaries: tuple[UnitSummary, ...]
     per_unit: dict
-    roc_curve: Curve
-    pr_curve: Curve
+    roc_curve: Curve | None
+    pr_curve: Curve | None
     bits_source: str = ""
 
     def metric(self, name: str) -> MetricValue:
@@ -151,6 +152,6 @@ class EvaluationResult:
             "metrics": [m.to_dict() for m in self.metrics],
             "summaries": [s.to_dict() for s in self.summaries],
             "per_unit": {k: [_num(v) for v in vals] for k, vals in self.per_unit.items()},
-            "roc_curve": self.roc_curve.to_dict(),
-            "pr_curve": self.pr_curve.to_dict(),
+            "roc_curve": self.roc_curve and self.roc_curve.to_dict(),
+            "pr_curve": self.pr_curve and self.pr_curve.to_dict(),
         }

@@ -104,7 +104,7 @@ def score_cell(model_dir: str, prep_path: str, n_boot: int, seed: int) -> dict:
     predict, payload = load_predictor(Path(model_dir), target=target)
     probabilistic = outputs_probabilities(payload["spec"]["name"])
     result = score(predict, target, n_boot=n_boot, seed=seed, unit_mask=scored_columns(payload, target),
-                   probabilistic=probabilistic)  # fmt: skip
+                   probabilistic=probabilistic, curves=False)  # fmt: skip
     return {
         "rows": [*result.to_rows(), {"metric": "n_units", "value": float(result.n_units)}],
         "target_hash": target.data_hash(),
