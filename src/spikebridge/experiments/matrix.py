@@ -181,7 +181,8 @@ class MatrixRun:
         start = time.perf_counter()
         self.prepare_all()
         run = self.config.run
-        self.store.write_cell(run, "config", [], payload=self.config.to_dict())
+        if self.store.cell_payload(run, "config") != self.config.to_dict():  # a resumed run rewrites nothing
+            self.store.write_cell(run, "config", [], payload=self.config.to_dict())
         computed = {"fit": 0, "score": 0}
         skipped = 0
         for stage, planner in (("fit", self.fit_tasks), ("score", self.score_tasks)):
