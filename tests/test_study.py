@@ -15,7 +15,29 @@ from spikebridge.report.readme import render_results
 from spikebridge.simulation import simulate
 
 
-def test_study_writes_a_report(tmp_path):
+def _cells(out) -> dict:
+    """Every stored cell of the evaluations' and the matrix's stores, with the time it was written."""
+    cells = {}
+    for db in (out / "evaluate" / "results.sqlite", out / "matrix" / "results.sqlite"):
+        with sqlite3.connect(db) as con:
+            cells.update(
+                {
+                    (db.parent.name, r, c): t
+                    for r, c, t in con.execute("SELECT run, cell, finished_at FROM cells")
+                }
+            )
+    return cells
+
+
+def _counting(calls: dict, kind: str, fn):
+    def wrapped(*args, **kwargs):
+        calls[kind] += 1
+        return fn(*args, **kwargs)
+
+    return wrapped
+
+
+def test_study_writes_a_report(tmp_path, monkeypatch):
     recs = []
     for i, regime in enumerate(["in_vitro", "in_vivo"]):
         sim = simulate(n_units=8, n_bins=30000, regime=regime, seed=20 + i)
@@ -67,3 +89,21 @@ def test_study_writes_a_report(tmp_path):
             next((out / "models" / "r0").glob(f"{model}-tiny-s0")).joinpath("model.json").read_text()
         )
         assert store.cell_payload(run, f"fit/r0/{model}")["seconds"] == stored["seconds"]
+
+    # A second run on the same folder reads every evaluation and matrix result back from the stores:
+    # run in this process (inline executor), it calls neither a fit nor a scoring.
+    from spikebridge.evaluation import metrics
+    from spikebridge.experiments import zoo
+
+    cells = _cells(out)
+    assert sum(k[0] == "evaluate" for k in cells) == 6 and sum(k[2].startswith("score/") for k in cells) == 20
+    calls = {"fit": 0, "score": 0}
+    monkeypatch.setattr(zoo, "fit_model", _counting(calls, "fit", zoo.fit_model))
+    monkeypatch.setattr(
+        metrics, "evaluate_predictions", _counting(calls, "score", metrics.evaluate_predictions)
+    )
+    assert main([*args, "--n-units", "8", "--n-boot", "5", "--out", str(out), "--executor", "inline"]) == 0
+    assert calls == {"fit": 0, "score": 0}
+    assert _cells(out) == cells  # nothing rewritten
+    again = json.loads((out / "study_summary.json").read_text())
+    assert again["evaluations"] == summary["evaluations"]

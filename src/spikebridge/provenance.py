@@ -37,3 +37,18 @@ def stamp() -> dict[str, str | None]:
 def config_hash(config: dict) -> str:
     """A short stable hash of a JSON-serialisable configuration."""
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def path_fingerprint(path: str | Path) -> dict[str, list[int]]:
+    """Size and modification time (ns) of a file, or of every file under a folder, by relative path.
+
+    A cheap stand-in for a content hash: it tells whether an input may have changed since a result
+    was computed from it, without reading it.
+    """
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    out = {}
+    for f in files:
+        st = f.stat()
+        out[str(f.relative_to(path)) if f != path else f.name] = [st.st_size, st.st_mtime_ns]
+    return out

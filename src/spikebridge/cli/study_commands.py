@@ -15,26 +15,57 @@ EVALUATED = ("slice_210511001", "ibl_NYU-40_2021-04-14_001")
 # The study's matrix: spikebridge's model, the paper's transformer with the loss of its Table 2, and the
 # baselines that could embarrass them (paper-focal stays in the evaluations; `spikebridge matrix` runs it too).
 STUDY_MATRIX_MODELS = "bridge-bce,paper-dice,history,glm"
+DATASET_FINGERPRINTS = "datasets_fingerprints.json"  # next to datasets.json: what each record was read from
 
 
-def _dataset_records(root: Path, prep_cfg) -> list[dict]:
-    """One record per recording present under ``root``: its summary, and for spikes its prepared parts."""
-    from spikebridge.data.summary import summarize
-    from spikebridge.experiments.prepared import get_prepared
+def _read_json(path: Path, default):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return default
 
-    records = []
+
+def _dataset_records(root: Path, prep_cfg, out: Path) -> list[dict]:
+    """One record per recording present under ``root``: its summary, and for spikes its prepared parts.
+
+    Records are kept in ``out/datasets.json`` with a fingerprint of each recording's catalog entry,
+    files (sizes and times), preparation and package version; a record whose fingerprint is unchanged
+    is read back instead of reading the recording again.
+    """
+    from dataclasses import asdict
+
+    from spikebridge import __version__
+    from spikebridge.atomic import write_text_atomic
+    from spikebridge.provenance import config_hash, path_fingerprint
+
+    known = {r["name"]: r for r in _read_json(out / "datasets.json", []) if isinstance(r, dict)}
+    prints = _read_json(out / DATASET_FINGERPRINTS, {})
+    records, new_prints = [], {}
     for name, entry in load_catalog().items():
         if not entry.present(root):
             continue
-        rec = entry.load(root)
-        row = {"name": name, "preparation": entry.preparation, "kind": entry.kind, **summarize(rec).to_dict()}
-        if entry.kind == "spikes":
-            prep, _ = get_prepared(name, prep_cfg, data_root=root, recording=rec)
-            sm = prep.summary()
-            row.update({f"spike_fraction_{k}": v for k, v in sm["spike_fraction"].items()})
-            row.update(spans=sm["spans_s"], data_hash=sm["data_hash"])
-        records.append(row)
+        new_prints[name] = config_hash({"entry": asdict(entry), "files": path_fingerprint(entry.file(root)),
+                                        "prepare": prep_cfg.to_dict(), "version": __version__})  # fmt: skip
+        same = prints.get(name) == new_prints[name] and name in known
+        records.append(known[name] if same else _dataset_record(name, entry, root, prep_cfg))
+    write_text_atomic(out / "datasets.json", json.dumps(records, indent=1, default=str))
+    write_text_atomic(out / DATASET_FINGERPRINTS, json.dumps(new_prints, indent=1))
     return records
+
+
+def _dataset_record(name: str, entry, root: Path, prep_cfg) -> dict:
+    """The record of one recording (read from ``root``), with its prepared parts for spike recordings."""
+    from spikebridge.data.summary import summarize
+    from spikebridge.experiments.prepared import get_prepared
+
+    rec = entry.load(root)
+    row = {"name": name, "preparation": entry.preparation, "kind": entry.kind, **summarize(rec).to_dict()}
+    if entry.kind == "spikes":
+        prep, _ = get_prepared(name, prep_cfg, data_root=root, recording=rec)
+        sm = prep.summary()
+        row.update({f"spike_fraction_{k}": v for k, v in sm["spike_fraction"].items()})
+        row.update(spans=sm["spans_s"], data_hash=sm["data_hash"])
+    return row
 
 
 def study_cmd(
@@ -51,7 +82,9 @@ def study_cmd(
     profile: str = typer.Option("quick", help="Transformer profile: tiny | quick (CPU) | paper (GPU)."),
     n_units: int = typer.Option(128, help="Model columns."),
     n_boot: int = typer.Option(200, help="Bootstrap resamples of the evaluation tables."),
-    executor: str = typer.Option("local", help="Matrix executor: local | ray | inline."),
+    executor: str = typer.Option(
+        "local", help="Executor of the matrix (local | ray | inline) and of the evaluations (local | inline)."
+    ),
     address: str = typer.Option(None, help="Ray cluster address."),
     skip_matrix: bool = typer.Option(False, help="Only the datasets and the evaluation tables."),
     matrix_models: str = typer.Option(
@@ -68,7 +101,6 @@ def study_cmd(
     ),
 ) -> None:
     """Datasets, side-by-side evaluation (slice and in vivo), the cross-recording matrix, one HTML report."""
-    from spikebridge.atomic import write_text_atomic
     from spikebridge.preprocess import PrepareConfig
     from spikebridge.report.engine import write_report
     from spikebridge.report.study import study_report
@@ -83,13 +115,13 @@ def study_cmd(
     flags = [True, True, not skip_matrix, realism_seconds > 0, explain, quantformer]
     stage = _stages([p for p, on in zip(planned, flags, strict=True) if on], start)
     stage("recordings")
-    records = _dataset_records(root, prep_cfg)
+    records = _dataset_records(root, prep_cfg, out)
     seconds = {"recordings": time.perf_counter() - start}
     hashes = {r["name"]: r["data_hash"] for r in records if "data_hash" in r}
     configs = {"prepare": prep_cfg.to_dict()}
     names = evaluate or [n for n in EVALUATED if load_catalog()[n].present(root)]
     stage("evaluations")
-    evaluations = [_evaluation(name, root, out, profile, n_boot, prep_cfg) for name in names]
+    evaluations = [_evaluation(name, root, out, profile, n_boot, prep_cfg, executor) for name in names]
     for e in evaluations:
         seconds[f"evaluate {e.report.source}"] = e.seconds
         configs[f"evaluate {e.report.source}"] = e.report.config
@@ -123,7 +155,6 @@ def study_cmd(
         records, evaluations, matrix_art, hashes, configs, seconds, capabilities=capabilities
     )
     report_path = write_report(report, out / "report.html")
-    write_text_atomic(out / "datasets.json", json.dumps(records, indent=1, default=str))
     settings = {
         "profile": profile,
         "seed": 0,
@@ -228,7 +259,7 @@ def _missing_hashes(names, known: dict, root: Path, prep_cfg) -> dict[str, str]:
     return {recording_key(n): get_prepared(n, prep_cfg, data_root=root)[0].data_hash() for n in missing}
 
 
-def _evaluation(name: str, root: Path, out: Path, profile: str, n_boot: int, prep_cfg):
+def _evaluation(name: str, root: Path, out: Path, profile: str, n_boot: int, prep_cfg, executor: str):
     """Evaluate every model on one recording; print the tables; return what the report needs."""
     from spikebridge.cli.eval_commands import print_report
     from spikebridge.experiments.evaluate import EvaluateConfig, run_evaluation
@@ -239,7 +270,10 @@ def _evaluation(name: str, root: Path, out: Path, profile: str, n_boot: int, pre
     console.print(f"[bold]evaluate[/bold] {name}")
     start = time.perf_counter()
     cfg = EvaluateConfig(source=name, profile=profile, n_boot=n_boot, prepare=prep_cfg)
-    report = run_evaluation(cfg, out / "evaluate", root, log=console.print, models_root=out)
+    executor = "local" if executor == "ray" else executor  # six models: local processes suffice
+    report = run_evaluation(
+        cfg, out / "evaluate", root, log=console.print, models_root=out, executor=executor
+    )
     print_report(report)
     _, fig_path = write_evaluation(report, out, report.source)
     dirs = {m: fitted_model_dir(out, report.source, cfg.spec(m)) for m in cfg.models}

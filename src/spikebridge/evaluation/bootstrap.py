@@ -135,10 +135,17 @@ class Resampler:
     def __init__(self, boot: BlockBootstrap, level: float = 0.95):
         self.weights = boot.segment_weights()  # (B, n_seg), mean weight per bin = 1
         self.seg_len = boot.segment_len
+        self.n_boot = boot.n_boot
         self.level = level
 
     def total(self, per_bin: np.ndarray) -> np.ndarray:
-        """Resampled totals of a per-bin quantity: (T,) or (T, K) -> (B,) or (B, K)."""
+        """Resampled totals of a per-bin quantity: (T,) or (T, K) -> (B,) or (B, K).
+
+        With no resamples (``n_boot == 0``) the empty (0,) or (0, K) result is returned without
+        reading ``per_bin``.
+        """
+        if self.n_boot == 0:
+            return np.zeros((0, *np.shape(per_bin)[1:]))
         return self.weights @ segment_sums(per_bin, self.seg_len)
 
     def linear(self, point, infl: np.ndarray) -> np.ndarray:

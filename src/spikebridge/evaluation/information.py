@@ -23,17 +23,43 @@ from __future__ import annotations
 import numpy as np
 
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
-from spikebridge.evaluation.bootstrap import Resampler
+from spikebridge.evaluation.bootstrap import Resampler, segment_sums
 from spikebridge.evaluation.calibration import make_calibrator
 from spikebridge.evaluation.result_types import MetricValue
 
 NULLS = ("nlb", "train")
+LOGLIK_CHUNK_BINS = 8192  # bins per chunk of the log-likelihood sums (a few MB of float64 per chunk)
 
 
 def cell_loglik(probs: np.ndarray, targets: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Bernoulli log-likelihood of every (bin, unit) cell, nats, shape of ``probs`` (T, R)."""
-    p = np.clip(probs, eps, 1.0 - eps)
-    return np.where(targets, np.log(p), np.log1p(-p))
+    """Bernoulli log-likelihood of every (bin, unit) cell, nats, float64, shape of ``probs`` (T, R).
+
+    Single-precision probabilities are widened before clipping, so ``eps`` is applied exactly.
+    """
+    p = np.clip(np.asarray(probs, dtype=np.float64), eps, 1.0 - eps)
+    ll = np.log1p(-p)
+    spikes = np.asarray(targets, dtype=bool)
+    ll[spikes] = np.log(p[spikes])  # the same values as np.where, one logarithm per cell
+    return ll
+
+
+def loglik_sums(rs: Resampler, probs: np.ndarray, targets: np.ndarray, eps: float = 1e-6) -> tuple:
+    """Per-unit log-likelihood sums (R,) nats and their resampled totals (B, R), in chunks of bins.
+
+    The same numbers as ``cell_loglik(probs, targets).sum(axis=0)`` and ``rs.total(...)`` of it (up to the
+    order of summation), without holding the (T, R) float64 log-likelihoods in memory. Chunks are whole
+    bootstrap segments, so the segment sums are exactly those of the whole array.
+    """
+    T, R = probs.shape
+    step = rs.seg_len * max(1, LOGLIK_CHUNK_BINS // rs.seg_len)
+    total, segments = np.zeros(R), []
+    for t0 in range(0, T, step):
+        ll = cell_loglik(probs[t0 : t0 + step], targets[t0 : t0 + step], eps)  # (chunk, R)
+        total += ll.sum(axis=0)
+        if rs.n_boot:
+            segments.append(segment_sums(ll, rs.seg_len))
+    reps = rs.weights @ np.concatenate(segments) if segments else np.zeros((0, R))
+    return total, reps
 
 
 def constant_loglik(k: np.ndarray, n: np.ndarray, q: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -105,7 +131,7 @@ def _gains(rs: Resampler, ll_sum: np.ndarray, ll_rep: np.ndarray, y: np.ndarray,
     The null rates stay at their values on the whole test part in every replicate (see the module docstring).
     """
     k, n = y.sum(axis=0).astype(float), float(y.shape[0])
-    k_rep, n_rep = rs.total(y.astype(float)), rs.total(np.ones(y.shape[0]))[:, None]  # (B, R), (B, 1)
+    k_rep, n_rep = rs.total(y), rs.total(np.ones(y.shape[0]))[:, None]  # (B, R), (B, 1)
     q = k / n if null == "nlb" else rates
     gain = ll_sum - constant_loglik(k, n, q, eps)
     gain_rep = ll_rep - constant_loglik(k_rep, n_rep, q[None, :], eps)
@@ -141,8 +167,7 @@ def bits_metrics(
     out, per_unit = [], {}
     ln2 = np.log(2)
     for variant, probs in variants.items():
-        ll = cell_loglik(probs, y, eps)  # (T, R) nats
-        ll_sum, ll_rep = ll.sum(axis=0), rs.total(ll)
+        ll_sum, ll_rep = loglik_sums(rs, probs, y, eps)  # (R,), (B, R) nats
         for null in NULLS if variant == "headline" else ("nlb",):
             gain, gain_rep, k, k_rep = _gains(rs, ll_sum, ll_rep, y, null, train_rates, eps)
             name = f"bits_per_spike_{null}" if variant == "headline" else f"bits_per_spike_nlb_{variant}"

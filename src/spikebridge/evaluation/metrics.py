@@ -16,6 +16,7 @@ the weighted sum of influence values. The point estimates themselves are exact (
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -29,7 +30,7 @@ from spikebridge.evaluation.information import (
     bits_per_spike,
     probability_sets,
 )
-from spikebridge.evaluation.ranking import RankStats, curves_from_stats, rank_stats
+from spikebridge.evaluation.ranking import RankStats, curves_from_stats, positive_groups, rank_stats
 from spikebridge.evaluation.result_types import Curve, EvaluationResult, MetricValue, UnitSummary
 
 __all__ = [
@@ -85,8 +86,15 @@ meaning; the names are stable. Every value carries a block-bootstrap interval ov
 
 
 def check_inputs(probs: np.ndarray, targets: np.ndarray, unit_mask: np.ndarray) -> tuple:
-    """Validate and convert the three standard inputs; returns (probs float, targets bool, mask bool)."""
-    probs = np.asarray(probs, dtype=float)
+    """Validate and convert the three standard inputs; returns (probs float, targets bool, mask bool).
+
+    Floating-point ``probs`` keep their precision (a model's float32 outputs are not copied to float64:
+    every rank statistic is the same on them, and log-likelihoods widen them exactly); other dtypes
+    become float64.
+    """
+    probs = np.asarray(probs)
+    if not np.issubdtype(probs.dtype, np.floating):
+        probs = probs.astype(np.float64)
     targets = np.asarray(targets)
     unit_mask = np.asarray(unit_mask, dtype=bool)
     if probs.ndim != 2 or probs.shape != targets.shape:
@@ -97,7 +105,7 @@ def check_inputs(probs: np.ndarray, targets: np.ndarray, unit_mask: np.ndarray) 
         raise SpikebridgeDataError(f"unit_mask must be ({probs.shape[1]},), got {unit_mask.shape}")
     if not unit_mask.any():
         raise SpikebridgeDataError("unit_mask selects no real unit")
-    if not np.isfinite(probs[:, unit_mask]).all():
+    if not np.isfinite(probs[:, unit_mask] if not unit_mask.all() else probs).all():
         raise SpikebridgeDataError("probs contain NaN or infinite values in real units")
     if targets.dtype != bool and not np.isin(targets, (0, 1)).all():
         raise SpikebridgeDataError("targets must be binary (bool or 0/1)")
@@ -137,21 +145,20 @@ def check_disjoint(train_span: tuple[float, float], test_span: tuple[float, floa
 def pooled_roc_auc(probs: np.ndarray, targets: np.ndarray, unit_mask: np.ndarray) -> float:
     """ROC-AUC over all (bin, real unit) cells (the paper's number); NaN if one class is absent."""
     probs, targets, unit_mask = check_inputs(probs, targets, unit_mask)
-    stats = rank_stats(probs[:, unit_mask].ravel(), targets[:, unit_mask].ravel(), influence=False)
+    stats = positive_groups(probs[:, unit_mask].ravel(), targets[:, unit_mask].ravel())
     return np.nan if stats is None else stats.auc
 
 
 def pooled_average_precision(probs: np.ndarray, targets: np.ndarray, unit_mask: np.ndarray) -> float:
     """Average precision (PR-AUC, step-wise as scikit-learn) over all (bin, real unit) cells."""
     probs, targets, unit_mask = check_inputs(probs, targets, unit_mask)
-    stats = rank_stats(probs[:, unit_mask].ravel(), targets[:, unit_mask].ravel(), influence=False)
+    stats = positive_groups(probs[:, unit_mask].ravel(), targets[:, unit_mask].ravel())
     return np.nan if stats is None else stats.ap
 
 
 def _per_unit(probs: np.ndarray, targets: np.ndarray, unit_mask: np.ndarray) -> list:
     return [
-        rank_stats(probs[:, n], targets[:, n], influence=False) if unit_mask[n] else None
-        for n in range(probs.shape[1])
+        positive_groups(probs[:, n], targets[:, n]) if unit_mask[n] else None for n in range(probs.shape[1])
     ]
 
 
@@ -205,7 +212,7 @@ def rates_at_threshold(
         over real units; NaN when the class is absent.
     """
     probs, targets, unit_mask = check_inputs(probs, targets, unit_mask)
-    pred, y = probs[:, unit_mask] >= threshold, targets[:, unit_mask]
+    pred, y = probs[:, unit_mask] >= np.float64(threshold), targets[:, unit_mask]
     n_pos, n_neg = y.sum(), (~y).sum()
     tpr = (pred & y).sum() / n_pos if n_pos else np.nan
     tnr = (~pred & ~y).sum() / n_neg if n_neg else np.nan
@@ -233,15 +240,18 @@ def choose_threshold(
     if rule not in THRESHOLD_RULES:
         raise SpikebridgeDataError(f"threshold rule must be one of {THRESHOLD_RULES}, got {rule!r}")
     val_probs, val_targets, unit_mask = check_inputs(val_probs, val_targets, unit_mask)
-    stats = rank_stats(val_probs[:, unit_mask].ravel(), val_targets[:, unit_mask].ravel(), influence=False)
-    if stats is None:
+    groups = positive_groups(val_probs[:, unit_mask].ravel(), val_targets[:, unit_mask].ravel())
+    if groups is None:
         raise SpikebridgeDataError("choosing a threshold needs validation cells with and without spikes")
-    m, n = stats.tp[-1], stats.fp[-1]
+    # Both rules only lose when the threshold passes non-spike cells alone, so the first maximum over all
+    # distinct scores (highest first) is at a score some spike cell has.
+    tp, fp = groups.tp[::-1], groups.fp[::-1]  # highest threshold first
+    m, n = groups.tp[0], groups.fp[0] + groups.neg_below[0]
     if rule == "youden":
-        score = stats.tp / m - stats.fp / n
+        score = tp / m - fp / n
     else:
-        score = 2 * stats.tp / (stats.tp + stats.fp + m)
-    return float(stats.thresholds[int(np.argmax(score))])
+        score = 2 * tp / (tp + fp + m)
+    return float(groups.values[::-1][int(np.argmax(score))])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -281,24 +291,57 @@ def _unit_stats(p_cols: np.ndarray, y_cols: np.ndarray, orders: np.ndarray, seg_
     return auc, ap, seg_auc, seg_ap
 
 
-def _rank_metrics(rs: Resampler, probs, targets, side_work) -> tuple[list, dict, RankStats, object]:
-    """Pooled and per-unit AUC/AP/chance/lift metrics over real-unit columns ``probs``/``targets`` (T, R).
+def _unit_points(p_cols: np.ndarray, y_cols: np.ndarray, seg_len: int) -> tuple:
+    """Per-unit AUC and AP (R,) without influence values (no resampling): zero segment sums (n_seg, R)."""
+    R, T = p_cols.shape
+    auc, ap = np.full(R, np.nan), np.full(R, np.nan)
+    for r in range(R):
+        st = positive_groups(p_cols[r], y_cols[r])
+        if st is not None:
+            auc[r], ap[r] = st.auc, st.ap
+    zeros = np.zeros((-(-T // seg_len), R))
+    return auc, ap, zeros, zeros
 
-    The pooled statistics (the slowest part) run in a second thread while the per-unit statistics and
-    ``side_work()`` (any other work of the caller) run in this one; the result of ``side_work`` is returned.
+
+def _rank_stats_all(rs: Resampler, p_cols, y_cols, side_work, curves: bool) -> tuple:
+    """Pooled and per-unit rank statistics of (R, T) columns, and the result of ``side_work()``.
+
+    With resamples every cell's influence value is needed (argsorts); without (``rs.n_boot == 0``, e.g.
+    the matrix) value sorts give the same point estimates several times faster, and without ``curves``
+    only the groups of the spike cells' scores are counted. The pooled statistics run in a second
+    thread while the per-unit statistics and ``side_work()`` run in this one.
     """
-    T, R = probs.shape
-    p_cols, y_cols = np.ascontiguousarray(probs.T), np.ascontiguousarray(targets.T)  # (R, T)
-    orders = np.argsort(p_cols, axis=1)  # (R, T) each unit's ascending order
     with ThreadPoolExecutor(max_workers=1) as pool:  # numpy releases the GIL: pooled and units overlap
-        future = pool.submit(_pooled_stats, p_cols, y_cols, orders)
-        auc, ap, seg_auc, seg_ap = _unit_stats(p_cols, y_cols, orders, rs.seg_len)
+        if rs.n_boot == 0:
+            pooled_fn = partial(rank_stats, influence=False) if curves else positive_groups
+            future = pool.submit(pooled_fn, p_cols.ravel(), y_cols.ravel())
+            units = _unit_points(p_cols, y_cols, rs.seg_len)
+        else:
+            orders = np.argsort(p_cols, axis=1)  # (R, T) each unit's ascending order
+            future = pool.submit(_pooled_stats, p_cols, y_cols, orders)
+            units = _unit_stats(p_cols, y_cols, orders, rs.seg_len)
         side = side_work()
         pooled = future.result()
     if pooled is None:
         raise SpikebridgeDataError("the test part needs cells with and without spikes in real units")
-    rep_auc = rs.linear(pooled.auc, pooled.infl_auc.reshape(R, T).sum(axis=0))
-    rep_ap = rs.linear(pooled.ap, pooled.infl_ap.reshape(R, T).sum(axis=0))
+    return pooled, units, side
+
+
+def _rank_metrics(rs: Resampler, probs, targets, side_work, curves: bool = True) -> tuple:
+    """Pooled and per-unit AUC/AP/chance/lift metrics over real-unit columns ``probs``/``targets`` (T, R).
+
+    ``side_work()`` (any other work of the caller) runs while the pooled statistics are computed; its
+    result is returned, after the metric values, the per-unit points and the pooled statistics (a
+    ``RankStats``, or ``PositiveGroups`` when neither resamples nor ``curves`` are wanted).
+    """
+    T, R = probs.shape
+    p_cols, y_cols = np.ascontiguousarray(probs.T), np.ascontiguousarray(targets.T)  # (R, T)
+    pooled, (auc, ap, seg_auc, seg_ap), side = _rank_stats_all(rs, p_cols, y_cols, side_work, curves)
+    if rs.n_boot == 0:
+        rep_auc = rep_ap = np.zeros(0)
+    else:
+        rep_auc = rs.linear(pooled.auc, pooled.infl_auc.reshape(R, T).sum(axis=0))
+        rep_ap = rs.linear(pooled.ap, pooled.infl_ap.reshape(R, T).sum(axis=0))
     spk = targets.sum(axis=1).astype(float)
     rep_chance = rs.total(spk) / rs.total(np.full(T, float(R)))
     chance = spk.sum() / (T * R)
@@ -311,7 +354,7 @@ def _rank_metrics(rs: Resampler, probs, targets, side_work) -> tuple[list, dict,
     chance_u = targets.mean(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         reps = {"roc_auc": auc + rs.weights @ seg_auc, "ap": ap + rs.weights @ seg_ap}
-        reps["lift"] = reps["ap"] / (rs.total(targets.astype(float)) / T)
+        reps["lift"] = reps["ap"] / (rs.total(targets) / T)
         points = {"roc_auc": auc, "ap": ap, "lift": ap / chance_u}
     for key in ("roc_auc", "ap", "lift"):
         out += rs.unit_values(key, points[key], reps[key])
@@ -327,7 +370,7 @@ def _expand(values: np.ndarray, unit_mask: np.ndarray) -> tuple:
 
 
 def _threshold_metrics(rs: Resampler, probs, targets, threshold: float) -> list:
-    pred = probs >= threshold
+    pred = probs >= np.float64(threshold)  # compared in float64 also when probs are float32
     tp, pos = (pred & targets).sum(axis=1), targets.sum(axis=1)
     tn, neg = (~pred & ~targets).sum(axis=1), (~targets).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -357,6 +400,7 @@ def evaluate_predictions(
     threshold_rule: str = "youden",
     eps: float = 1e-6,
     max_curve_points: int = 1000,
+    curves: bool = True,
     train_span: tuple[float, float] | None = None,
     test_span: tuple[float, float] | None = None,
 ) -> EvaluationResult:
@@ -400,6 +444,10 @@ def evaluate_predictions(
         Bin width in seconds (for the block length).
     level : float
         Coverage of the intervals.
+    curves : bool
+        Also return the pooled ROC and PR curves (False: ``roc_curve``/``pr_curve`` are None; the
+        matrix stores scalar metrics only, and without curves nor resamples only the spike cells'
+        scores need counting).
     train_span, test_span : (start_s, stop_s), optional
         If both are given, ``check_disjoint`` refuses overlapping spans.
 
@@ -432,7 +480,7 @@ def evaluate_predictions(
         return thr, source, bits_source, bps_values, bps_units, _threshold_metrics(rs, p, y, thr)
 
     with threadpool_limits(limits=1, user_api="blas"):  # only small products; idle BLAS threads spin
-        rank_values, points, pooled, side = _rank_metrics(rs, p, y, side_work)
+        rank_values, points, pooled, side = _rank_metrics(rs, p, y, side_work, curves)
     thr, source, bits_source, bps_values, bps_units, thr_values = side
     points.update(bps_units)
     per_unit = {key: _expand(vals, unit_mask) for key, vals in points.items()}
@@ -440,7 +488,7 @@ def evaluate_predictions(
         UnitSummary.from_values(key, np.array(per_unit[key]), targets, unit_mask)
         for key in ("roc_auc", "ap", "lift", "bits_per_spike")
     )
-    roc, pr = curves_from_stats(pooled, max_curve_points)
+    roc, pr = curves_from_stats(pooled, max_curve_points) if curves else (None, None)
     return EvaluationResult(
         n_bins=int(probs.shape[0]),
         n_units=int(unit_mask.sum()),

@@ -28,6 +28,12 @@ class Curve:
         thresholds = [_num(t) for t in self.thresholds]  # the starting point's inf becomes None
         return {"kind": self.kind, "x": list(self.x), "y": list(self.y), "thresholds": thresholds}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Curve:
+        """Inverse of :meth:`to_dict` (a None threshold is the starting point's inf)."""
+        thresholds = tuple(np.inf if t is None else float(t) for t in d["thresholds"])
+        return cls(d["kind"], tuple(map(float, d["x"])), tuple(map(float, d["y"])), thresholds)
+
 
 @dataclass(frozen=True)
 class MetricValue:
@@ -45,6 +51,11 @@ class MetricValue:
             "ci_low": _num(self.ci_low),
             "ci_high": _num(self.ci_high),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MetricValue:
+        """Inverse of :meth:`to_dict` (None is NaN)."""
+        return cls(d["metric"], _float(d["value"]), _float(d["ci_low"]), _float(d["ci_high"]))
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,19 @@ class UnitSummary:
     def to_dict(self) -> dict:
         return {k: _num(v) for k, v in self.__dict__.items()}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> UnitSummary:
+        """Inverse of :meth:`to_dict` (None is NaN)."""
+        counts = ("n_units", "n_scored", "n_no_spike", "n_no_nonspike")
+        return cls(
+            **{k: int(v) if k in counts else (v if k == "metric" else _float(v)) for k, v in d.items()}
+        )
+
+
+def _float(x) -> float:
+    """Inverse of :func:`_num` for a float: None is NaN."""
+    return np.nan if x is None else float(x)
+
 
 def _num(x):
     """JSON-friendly number: Python float/int/str, None for NaN."""
@@ -102,7 +126,8 @@ class EvaluationResult:
 
     ``metrics`` holds scalar metrics (pooled values and means/medians of per-unit values);
     ``per_unit`` maps a metric name to its (N,) values (None/NaN for padding and unscored units);
-    ``summaries`` describe the per-unit distributions; curves are pooled and downsampled;
+    ``summaries`` describe the per-unit distributions; curves are pooled and downsampled (None when
+    not asked for, e.g. in matrix cells, which store scalar metrics only);
     ``bits_source`` says which probabilities bits per spike scored (uncalibrated, or calibrated on
     validation); ``bootstrap`` describes the resampling, with the block length and how it was chosen.
     """
@@ -119,8 +144,8 @@ class EvaluationResult:
     metrics: tuple[MetricValue, ...]
     summaries: tuple[UnitSummary, ...]
     per_unit: dict
-    roc_curve: Curve
-    pr_curve: Curve
+    roc_curve: Curve | None
+    pr_curve: Curve | None
     bits_source: str = ""
 
     def metric(self, name: str) -> MetricValue:
@@ -151,6 +176,27 @@ class EvaluationResult:
             "metrics": [m.to_dict() for m in self.metrics],
             "summaries": [s.to_dict() for s in self.summaries],
             "per_unit": {k: [_num(v) for v in vals] for k, vals in self.per_unit.items()},
-            "roc_curve": self.roc_curve.to_dict(),
-            "pr_curve": self.pr_curve.to_dict(),
+            "roc_curve": self.roc_curve and self.roc_curve.to_dict(),
+            "pr_curve": self.pr_curve and self.pr_curve.to_dict(),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EvaluationResult:
+        """Inverse of :meth:`to_dict`: the same result read back from a store (None is NaN)."""
+        curve = {k: d[k] and Curve.from_dict(d[k]) for k in ("roc_curve", "pr_curve")}
+        return cls(
+            n_bins=int(d["n_bins"]),
+            n_units=int(d["n_units"]),
+            n_padding=int(d["n_padding"]),
+            n_spikes=int(d["n_spikes"]),
+            threshold=_float(d["threshold"]),
+            threshold_source=d["threshold_source"],
+            calibration=d["calibration"],
+            level=float(d["level"]),
+            bootstrap=dict(d["bootstrap"]),
+            metrics=tuple(MetricValue.from_dict(m) for m in d["metrics"]),
+            summaries=tuple(UnitSummary.from_dict(s) for s in d["summaries"]),
+            per_unit={k: tuple(_float(v) for v in vals) for k, vals in d["per_unit"].items()},
+            bits_source=d.get("bits_source", ""),
+            **curve,
+        )

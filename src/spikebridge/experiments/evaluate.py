@@ -1,12 +1,14 @@
 """One evaluation: every model fitted on a source recording, scored on a target's test part.
 
 The target is the source itself by default (within-recording prediction) or another recording
-(cross-recording generation). Fitted models are cached by (source data hash, model spec), so
-re-running reuses them; ``recompute`` refits everything (the numbers are identical for a seed).
+(cross-recording generation). Fitted models are cached by (source data hash, model spec) and results
+by (fitted model, data hashes), so re-running reuses both; ``recompute`` refits and rescores
+everything (the numbers are identical for a seed and a thread count).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from spikebridge.evaluation.result_types import EvaluationResult
+from spikebridge.experiments.executors import Task, run_tasks
 from spikebridge.experiments.prepared import get_prepared, recording_key
 from spikebridge.experiments.scoring import outputs_probabilities, result_rows, score
 from spikebridge.experiments.store import ResultsStore
@@ -23,10 +27,13 @@ from spikebridge.experiments.zoo import (
     fitted_model_dir,
     is_neural,
     load_predictor,
+    model_fingerprint,
     scored_columns,
+    stored_fit,
 )
-from spikebridge.preprocess.prepare import PrepareConfig
+from spikebridge.preprocess.prepare import PrepareConfig, load_prepared
 
+EVALUATE_RUN = "evaluate"  # run name of the evaluations' cells in their results store
 DEFAULT_MODELS = ("bridge-bce", "paper-dice", "paper-focal", "rate", "history", "glm")
 TESTED_METRICS = (("roc_auc", "per-unit ROC-AUC"), ("bits_per_spike", "bits/spike"))
 
@@ -120,6 +127,36 @@ def significance_tests(results: dict, unit_mask: np.ndarray, neural: set[str] | 
     return tests
 
 
+def evaluation_cell(
+    spec: dict, source_path: str, target_path: str, model_dir: str, n_boot: int, recompute: bool = False
+) -> dict:
+    """Unit of work (runs in a worker): fit (or reuse) one model on the source, score it on the target.
+
+    Returns ``{"result": EvaluationResult, "fit": model payload, "seconds": float}``.
+    """
+    start = time.perf_counter()
+    model_spec = ModelSpec.from_dict(spec)
+    target = load_prepared(target_path)
+    payload = fit_or_reuse(model_spec, load_prepared(source_path), Path(model_dir), recompute)
+    predict, _ = load_predictor(Path(model_dir), target=target)
+    result = score(predict, target, n_boot=n_boot, seed=model_spec.seed,
+                   unit_mask=scored_columns(payload, target), probabilistic=outputs_probabilities(model_spec.name),
+                   calibrated=("one_map", "unit_maps"))  # fmt: skip
+    return {"result": result, "fit": payload, "seconds": time.perf_counter() - start}
+
+
+def _stored_result(store: ResultsStore, cell: str, model_dir: Path, spec: ModelSpec, hashes: tuple):
+    """The stored result of ``cell`` when it was scored with the model now in ``model_dir`` on the same
+    data (source and target hashes); else None."""
+    stored = store.cell_payload(EVALUATE_RUN, cell) or {}
+    fit = stored_fit(spec, hashes[0], model_dir)
+    if "result" not in stored or fit is None or stored.get("data_hash") != ":".join(hashes):
+        return None
+    if stored.get("model") != model_fingerprint(model_dir):
+        return None
+    return EvaluationResult.from_dict(stored["result"]), fit
+
+
 def run_evaluation(
     cfg: EvaluateConfig,
     out_dir: Path,
@@ -127,48 +164,60 @@ def run_evaluation(
     recompute: bool = False,
     log: Callable[[str], None] = print,
     models_root: Path | None = None,
+    executor: str = "inline",
+    workers: int | None = None,
 ) -> EvaluationReport:
     """Fit (or reuse) every model on the source, score each on the target's test part, store the rows.
 
     Fitted models live in :func:`~spikebridge.experiments.zoo.fitted_model_dir` of ``models_root``
-    (default ``out_dir``), the store a study shares between all its stages.
+    (default ``out_dir``), the store a study shares between all its stages. A model whose result is
+    in the results store (scored with the same fitted model on the same data) is read back, neither
+    refitted nor rescored; the others run as units of work on ``executor`` (see
+    :func:`~spikebridge.experiments.executors.run_tasks`). ``recompute`` refits and rescores all.
     """
     out_dir = Path(out_dir)
     models_root = Path(models_root) if models_root is not None else out_dir
-    source, _ = get_prepared(cfg.source, cfg.prepare, data_root=data_root)
-    target = (
-        source if cfg.target in (None, cfg.source) else get_prepared(cfg.target, cfg.prepare, data_root)[0]
+    source, source_path = get_prepared(cfg.source, cfg.prepare, data_root=data_root)
+    target, target_path = (
+        (source, source_path)
+        if cfg.target in (None, cfg.source)
+        else get_prepared(cfg.target, cfg.prepare, data_root)
     )
     skey, tkey = recording_key(cfg.source), recording_key(cfg.target or cfg.source)
+    hashes = (source.data_hash(), target.data_hash())
     store = ResultsStore(out_dir / "results.sqlite")
-    results, fit_seconds = {}, {}
-    for model in cfg.models:
-        spec = cfg.spec(model)
-        model_dir = fitted_model_dir(models_root, skey, spec)
-        log(
-            f"  {model}: fitting on {skey}"
-            if recompute or not (model_dir / "model.json").exists()
-            else f"  {model}: cached fit"
+    dirs = {m: fitted_model_dir(models_root, skey, cfg.spec(m)) for m in cfg.models}
+    cells = {m: f"evaluate/{skey}/{tkey}/{m}/{cfg.profile}/s{cfg.seed}/b{cfg.n_boot}" for m in cfg.models}
+    stored = (
+        {}
+        if recompute
+        else {m: _stored_result(store, cells[m], dirs[m], cfg.spec(m), hashes) for m in cfg.models}
+    )
+    done = {m: r for m, r in stored.items() if r is not None}
+    tasks = []
+    for m in (m for m in cfg.models if m not in done):
+        fitted = not recompute and stored_fit(cfg.spec(m), hashes[0], dirs[m]) is not None
+        log(f"  {m}: {'cached fit' if fitted else f'fitting on {skey}'}, scoring {tkey} test part")
+        args = (
+            cfg.spec(m).to_dict(),
+            str(source_path),
+            str(target_path),
+            str(dirs[m]),
+            cfg.n_boot,
+            recompute,
         )
-        payload = fit_or_reuse(spec, source, model_dir, recompute)
-        fit_seconds[model] = float(payload.get("seconds", 0.0))
-        predict, _ = load_predictor(model_dir, target=target)
-        log(f"  {model}: scoring {tkey} test part")
-        results[model] = score(
-            predict,
-            target,
-            n_boot=cfg.n_boot,
-            seed=cfg.seed,
-            unit_mask=scored_columns(payload, target),
-            probabilistic=outputs_probabilities(model),
-            calibrated=("one_map", "unit_maps"),
-        )
-        config = {**cfg.to_dict(), "model": spec.to_dict()}
-        rows = result_rows(
-            results[model], model, skey, tkey, config, f"{source.data_hash()}:{target.data_hash()}"
-        )
-        cell = f"evaluate/{skey}/{tkey}/{model}/{cfg.profile}/s{cfg.seed}/b{cfg.n_boot}"
-        store.write_cell("evaluate", cell, rows, payload={"per_unit": results[model].to_dict()["per_unit"]})
+        tasks.append(Task(m, evaluation_cell, args, wants_gpu=cfg.spec(m).is_neural))
+    for m in done:
+        log(f"  {m}: result read from {store.path.name}")
+    for task, out in run_tasks(tasks, executor, workers):
+        config = {**cfg.to_dict(), "model": cfg.spec(task.key).to_dict()}
+        rows = result_rows(out["result"], task.key, skey, tkey, config, ":".join(hashes))
+        payload = {"per_unit": out["result"].to_dict()["per_unit"], "result": out["result"].to_dict(),
+                   "model": model_fingerprint(dirs[task.key]), "data_hash": ":".join(hashes)}  # fmt: skip
+        store.write_cell(EVALUATE_RUN, cells[task.key], rows, payload=payload, seconds=out["seconds"])
+        done[task.key] = (out["result"], out["fit"])
+    results = {m: done[m][0] for m in cfg.models}
+    fit_seconds = {m: float(done[m][1].get("seconds", 0.0)) for m in cfg.models}
     tests = significance_tests(results, target.unit_mask, {m for m in cfg.models if cfg.spec(m).is_neural})
     chance = float(target.test.data[:, target.unit_mask].mean())
     return EvaluationReport(skey, tkey, results, tests, chance, cfg.to_dict(), fit_seconds)

@@ -104,7 +104,7 @@ def score_cell(model_dir: str, prep_path: str, n_boot: int, seed: int) -> dict:
     predict, payload = load_predictor(Path(model_dir), target=target)
     probabilistic = outputs_probabilities(payload["spec"]["name"])
     result = score(predict, target, n_boot=n_boot, seed=seed, unit_mask=scored_columns(payload, target),
-                   probabilistic=probabilistic)  # fmt: skip
+                   probabilistic=probabilistic, curves=False)  # fmt: skip
     return {
         "rows": [*result.to_rows(), {"metric": "n_units", "value": float(result.n_units)}],
         "target_hash": target.data_hash(),
@@ -181,7 +181,8 @@ class MatrixRun:
         start = time.perf_counter()
         self.prepare_all()
         run = self.config.run
-        self.store.write_cell(run, "config", [], payload=self.config.to_dict())
+        if self.store.cell_payload(run, "config") != self.config.to_dict():  # a resumed run rewrites nothing
+            self.store.write_cell(run, "config", [], payload=self.config.to_dict())
         computed = {"fit": 0, "score": 0}
         skipped = 0
         for stage, planner in (("fit", self.fit_tasks), ("score", self.score_tasks)):

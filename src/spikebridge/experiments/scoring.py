@@ -54,6 +54,7 @@ def score(
     unit_mask: np.ndarray | None = None,
     probabilistic: bool = True,
     calibrated: tuple[str, ...] = (),
+    curves: bool = True,
 ):
     """Evaluate ``predict`` on ``target``'s test part.
 
@@ -73,6 +74,8 @@ def score(
         computed after a calibration fitted on the validation part.
     calibrated : tuple of {"one_map", "unit_maps"}
         Calibrated variants of bits per spike to add (see ``evaluate_predictions``).
+    curves : bool
+        Also compute the pooled ROC and PR curves (a matrix cell stores scalar metrics only).
 
     Returns
     -------
@@ -96,6 +99,7 @@ def score(
         seed=seed,
         probabilistic=probabilistic,
         calibrated=calibrated,
+        curves=curves,
         bin_size=target.test.bin_size,
         train_span=target.plan.train,
         test_span=target.plan.test,
