@@ -147,6 +147,7 @@ def study_cmd(
     mode: str = MODE, frame_rate: float = FRAME_RATE, all_rois: bool = ALL_ROIS, threads: int = THREADS,
     n_boot: int = typer.Option(1000, help="Bootstrap resamples of the intervals."), spike_units: int = SPIKE_UNITS,
     recompute: bool = RECOMPUTE, progress: bool = PROGRESS,
+    executor: str = typer.Option("local", help="Sources in parallel processes (local), Ray tasks (ray) or one after another (inline)."),
 ) -> None:  # fmt: skip
     """Every source: pre-training, forecasting (and classification with stimuli) against every baseline; one HTML report."""
     from dataclasses import replace
@@ -159,7 +160,13 @@ def study_cmd(
         n_boot=n_boot,
     )
     study = run_quantformer_study(
-        out, data_root, config=cfg, recompute=recompute, log=console.print, progress=progress
+        out,
+        data_root,
+        config=cfg,
+        recompute=recompute,
+        log=console.print,
+        progress=progress,
+        executor=executor,
     )
     for result in study.results:
         print_result(result)
