@@ -165,13 +165,21 @@ def _quantformer(root: Path, out: Path, profile: str, n_boot: int, executor: str
     """QuantFormer's section: its study over the default sources (in parallel processes with the local
     executor), resumed from ``out/quantformer``."""
     from dataclasses import replace
+    from functools import partial
 
     from spikebridge.experiments.quantformer import QuantFormerStudyConfig, run_quantformer_study
-    from spikebridge.report.quantformer import quantformer_section
+    from spikebridge.report.quantformer import quantformer_section, write_figures
 
     cfg = replace(QuantFormerStudyConfig(profile=profile), n_boot=n_boot)
+    draw = partial(write_figures, fig_dir=out / "quantformer" / "figures")  # in the sources' processes
     study = run_quantformer_study(
-        out / "quantformer", root, config=cfg, log=console.print, executor=executor, address=address
+        out / "quantformer",
+        root,
+        config=cfg,
+        log=console.print,
+        executor=executor,
+        address=address,
+        then=draw,
     )
     return quantformer_section(study, out / "quantformer")
 

@@ -363,19 +363,22 @@ def _run_source(name: str, cfg: QuantFormerStudyConfig, out_dir: Path, store: Re
 
 
 def _source_task(name: str, cfg: QuantFormerStudyConfig, out_dir: str, data_root, recompute: bool,
-                 progress: bool) -> tuple[SourceResult, bool]:  # fmt: skip
+                 progress: bool, then: Callable[[SourceResult], Any] | None) -> tuple[SourceResult, bool]:  # fmt: skip
     """One source's work in an executor process (or inline): its own store connection, ``cfg.threads``
-    torch threads (so a result never depends on the executor), progress lines printed. Returns the
-    result and whether it was read back from the store."""
+    torch threads (so a result never depends on the executor), progress lines printed, then ``then``
+    on the result. Returns the result and whether it was read back from the store."""
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     try:
         store = ResultsStore(Path(out_dir) / "results.sqlite")
-        return _run_source(name, cfg, Path(out_dir), store, data_root, recompute, print, progress)
+        result, stored = _run_source(name, cfg, Path(out_dir), store, data_root, recompute, print, progress)
     finally:
         torch.set_num_threads(threads)
+    if then is not None:
+        then(result)
+    return result, stored
 
 
 def run_quantformer_study(
@@ -390,6 +393,7 @@ def run_quantformer_study(
     executor: str = "inline",
     workers: int | None = None,
     address: str | None = None,
+    then: Callable[[SourceResult], Any] | None = None,
 ) -> QuantFormerStudyResult:
     """Run (or resume) the QuantFormer study; rows go to ``out_dir/results.sqlite`` (run "quantformer").
 
@@ -418,6 +422,9 @@ def run_quantformer_study(
         Parallel processes of the ``local`` executor (default: one per core, at most one per source).
     address : str, optional
         Ray cluster address (``ray`` executor).
+    then : callable, optional
+        Called on each source's result in the process that ran it (e.g. drawing its report figures in
+        parallel too); must be picklable for the ``local`` and ``ray`` executors.
     """
     from spikebridge.atomic import write_text_atomic
     from spikebridge.experiments.executors import Task, run_tasks
@@ -429,7 +436,7 @@ def run_quantformer_study(
     store = ResultsStore(out / "results.sqlite")
     start = time.perf_counter()
     root = None if data_root is None else str(data_root)
-    tasks = [Task(name, _source_task, (name, cfg, str(out), root, recompute, progress),
+    tasks = [Task(name, _source_task, (name, cfg, str(out), root, recompute, progress, then),
                   wants_gpu=cfg.accelerator != "cpu")
              for name in cfg.sources]  # fmt: skip
     log(f"quantformer: {len(tasks)} source(s), executor {executor}")
