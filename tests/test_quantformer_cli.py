@@ -44,7 +44,7 @@ def test_study_on_suite2p_and_a_spike_recording(tmp_path, data_root, capsys):
     assert {r["model"] for r in rows} == {"quantformer", "mean", "copy-last", "psth", "ridge", "lstm"}
     assert (out / "figures").is_dir() and any(p.suffix == ".png" for p in (out / "figures").iterdir())
     assert main(args) == 0  # resumes: both sources are read back from the store
-    assert capsys.readouterr().out.count("finished earlier") == 2
+    assert capsys.readouterr().out.count("read back from the store") == 2
 
 
 def test_unknown_stage_and_bad_source_are_one_line_errors(tmp_path, capsys):

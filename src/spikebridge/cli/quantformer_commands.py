@@ -147,20 +147,22 @@ def study_cmd(
     mode: str = MODE, frame_rate: float = FRAME_RATE, all_rois: bool = ALL_ROIS, threads: int = THREADS,
     n_boot: int = typer.Option(1000, help="Bootstrap resamples of the intervals."), spike_units: int = SPIKE_UNITS,
     recompute: bool = RECOMPUTE, progress: bool = PROGRESS,
+    executor: str = typer.Option("local", help="Sources in parallel processes (local), Ray tasks (ray) or one after another (inline)."),
 ) -> None:  # fmt: skip
     """Every source: pre-training, forecasting (and classification with stimuli) against every baseline; one HTML report."""
     from dataclasses import replace
+    from functools import partial
 
     from spikebridge.experiments.quantformer import run_quantformer_study
-    from spikebridge.report.quantformer import write_quantformer_report
+    from spikebridge.report.quantformer import write_figures, write_quantformer_report
 
     cfg = replace(
         _config(source, profile, seed, epochs, mode, frame_rate, all_rois, threads, None, spike_units),
         n_boot=n_boot,
     )
-    study = run_quantformer_study(
-        out, data_root, config=cfg, recompute=recompute, log=console.print, progress=progress
-    )
+    draw = partial(write_figures, fig_dir=Path(out) / "figures")  # in the sources' processes
+    study = run_quantformer_study(out, data_root, config=cfg, recompute=recompute, log=console.print,
+                                  progress=progress, executor=executor, then=draw)  # fmt: skip
     for result in study.results:
         print_result(result)
     report = write_quantformer_report(study, out)

@@ -83,7 +83,9 @@ def study_cmd(
     n_units: int = typer.Option(128, help="Model columns."),
     n_boot: int = typer.Option(200, help="Bootstrap resamples of the evaluation tables."),
     executor: str = typer.Option(
-        "local", help="Executor of the matrix (local | ray | inline) and of the evaluations (local | inline)."
+        "local",
+        help="Executor of the matrix cells, the evaluations and QuantFormer's sources: local | ray | inline"
+        " (the evaluations run ray as local processes).",
     ),
     address: str = typer.Option(None, help="Ray cluster address."),
     skip_matrix: bool = typer.Option(False, help="Only the datasets and the evaluation tables."),
@@ -148,7 +150,9 @@ def study_cmd(
     if quantformer:
         stage("quantformer")
         t0 = time.perf_counter()
-        capabilities.append(_quantformer(root, out, "tiny" if profile == "tiny" else "quick", n_boot))
+        capabilities.append(
+            _quantformer(root, out, "tiny" if profile == "tiny" else "quick", n_boot, executor, address)
+        )
         seconds["quantformer"] = time.perf_counter() - t0
     seconds["whole study"] = time.perf_counter() - start
     report = study_report(
@@ -188,15 +192,26 @@ def _stages(names: list[str], start: float):
     return announce
 
 
-def _quantformer(root: Path, out: Path, profile: str, n_boot: int):
-    """QuantFormer's section: its study over the default sources, resumed from ``out/quantformer``."""
+def _quantformer(root: Path, out: Path, profile: str, n_boot: int, executor: str = "local", address=None):
+    """QuantFormer's section: its study over the default sources (in parallel processes with the local
+    executor), resumed from ``out/quantformer``."""
     from dataclasses import replace
+    from functools import partial
 
     from spikebridge.experiments.quantformer import QuantFormerStudyConfig, run_quantformer_study
-    from spikebridge.report.quantformer import quantformer_section
+    from spikebridge.report.quantformer import quantformer_section, write_figures
 
     cfg = replace(QuantFormerStudyConfig(profile=profile), n_boot=n_boot)
-    study = run_quantformer_study(out / "quantformer", root, config=cfg, log=console.print)
+    draw = partial(write_figures, fig_dir=out / "quantformer" / "figures")  # in the sources' processes
+    study = run_quantformer_study(
+        out / "quantformer",
+        root,
+        config=cfg,
+        log=console.print,
+        executor=executor,
+        address=address,
+        then=draw,
+    )
     return quantformer_section(study, out / "quantformer")
 
 

@@ -80,16 +80,27 @@ def pearson(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.clip(r, -1.0, 1.0)
 
 
+def _window_sums(x: np.ndarray, w: int) -> np.ndarray:
+    """Sums of every ``w`` consecutive frames of each row: (n, T) -> (n, T - w + 1)."""
+    c = np.cumsum(x, axis=1)
+    return np.concatenate([c[:, w - 1 : w], c[:, w:] - c[:, :-w]], axis=1)
+
+
 def ssim(pred: np.ndarray, target: np.ndarray, window: int = SSIM_WINDOW) -> np.ndarray:
-    """Per-trace structural similarity (1-D, uniform window), shape (n,); NaN when the target is flat."""
+    """Per-trace structural similarity (1-D, uniform window), shape (n,); NaN when the target is flat.
+
+    Window means, variances (ddof 1) and covariances come from running sums; the variances and
+    covariances use each trace minus its own mean, which they do not depend on, to keep the sums small.
+    """
     p, y = _pair(pred, target)
     w = min(window, p.shape[1])
-    a = np.lib.stride_tricks.sliding_window_view(p, w, axis=1)  # (n, T - w + 1, w)
-    b = np.lib.stride_tricks.sliding_window_view(y, w, axis=1)
-    mu_a, mu_b = a.mean(-1), b.mean(-1)
-    ddof = 1 if w > 1 else 0
-    var_a, var_b = a.var(-1, ddof=ddof), b.var(-1, ddof=ddof)
-    cov = ((a - mu_a[..., None]) * (b - mu_b[..., None])).sum(-1) / max(w - ddof, 1)
+    pc, yc = p - p.mean(axis=1, keepdims=True), y - y.mean(axis=1, keepdims=True)
+    mu_a, mu_b = _window_sums(p, w) / w, _window_sums(y, w) / w  # (n, T - w + 1)
+    sa, sb = _window_sums(pc, w), _window_sums(yc, w)
+    dof = max(w - (1 if w > 1 else 0), 1)
+    var_a = np.maximum(_window_sums(pc * pc, w) - sa * sa / w, 0.0) / dof
+    var_b = np.maximum(_window_sums(yc * yc, w) - sb * sb / w, 0.0) / dof
+    cov = (_window_sums(pc * yc, w) - sa * sb / w) / dof
     rng = (y.max(axis=1) - y.min(axis=1))[:, None]  # (n, 1)
     c1, c2 = (0.01 * rng) ** 2, (0.03 * rng) ** 2
     s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2) + 1e-300)
@@ -163,15 +174,22 @@ def per_neuron_means(values: np.ndarray, neuron: np.ndarray, n_neurons: int) -> 
     return np.divide(sums, counts, out=np.full(n_neurons, np.nan), where=counts > 0)
 
 
-def _cluster_weights(neuron: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """Bootstrap multiplicities of each observation, resampling neurons: shape (n_boot, n)."""
+def _neuron_draws(neuron: np.ndarray, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each observation's neuron position (n,) and how often each neuron is drawn in each bootstrap
+    resample of the neurons, shape (n_boot, n_neurons present)."""
     ids, inverse = np.unique(neuron, return_inverse=True)
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, ids.size, size=(n_boot, ids.size))  # (n_boot, n_ids)
     counts = (
         np.stack([np.bincount(d, minlength=ids.size) for d in draws]) if n_boot else np.zeros((0, ids.size))
     )
-    return counts[:, inverse]
+    return inverse, counts
+
+
+def _resampled_sums(counts: np.ndarray, inverse: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` (n,) over each resample's observations, shape (n_boot,): every observation
+    counts as often as its neuron was drawn (per-neuron sums first, so the cost does not grow with n)."""
+    return counts @ np.bincount(inverse, weights=values, minlength=counts.shape[1])
 
 
 def summarise(values: np.ndarray, neuron: np.ndarray, n_boot: int = 1000, seed: int = 0) -> MetricSummary:
@@ -181,20 +199,22 @@ def summarise(values: np.ndarray, neuron: np.ndarray, n_boot: int = 1000, seed: 
     if not ok.any():
         return MetricSummary(float("nan"), float("nan"), float("nan"), 0, int(values.size))
     v, nrn = values[ok], np.asarray(neuron)[ok]
-    weights = _cluster_weights(nrn, n_boot, seed)  # (n_boot, n_ok)
-    total = weights.sum(axis=1)
-    reps = np.divide(weights @ v, total, out=np.full(len(weights), np.nan), where=total > 0)
+    inverse, counts = _neuron_draws(nrn, n_boot, seed)
+    total = _resampled_sums(counts, inverse, np.ones_like(v))
+    reps = np.divide(
+        _resampled_sums(counts, inverse, v), total, out=np.full(len(counts), np.nan), where=total > 0
+    )
     low, high = percentile_interval(reps)
     return MetricSummary(float(v.mean()), float(low), float(high), int(v.size), int((~ok).sum()))
 
 
 def _weighted_classification(
-    pred: np.ndarray, target: np.ndarray, weights: np.ndarray
+    pred: np.ndarray, target: np.ndarray, inverse: np.ndarray, counts: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """The classification metrics for every row of observation weights (n_boot, n) at once."""
+    """The classification metrics of every bootstrap resample of neurons (see :func:`_neuron_draws`) at once."""
     p, y = np.asarray(pred, dtype=bool), np.asarray(target, dtype=bool)
-    tp, fp = weights @ (p & y), weights @ (p & ~y)
-    fn, tn = weights @ (~p & y), weights @ (~p & ~y)
+    tp, fp = (_resampled_sums(counts, inverse, (p & c).astype(float)) for c in (y, ~y))
+    fn, tn = (_resampled_sums(counts, inverse, (~p & c).astype(float)) for c in (y, ~y))
     with np.errstate(invalid="ignore", divide="ignore"):
         tpr, tnr = tp / (tp + fn), tn / (tn + fp)
         precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
@@ -209,7 +229,7 @@ def summarise_classification(
 ) -> dict[str, MetricSummary]:
     """Classification metrics with 95% cluster-bootstrap intervals over neurons."""
     point = classification_metrics(pred, target)
-    reps = _weighted_classification(pred, target, _cluster_weights(np.asarray(neuron), n_boot, seed))
+    reps = _weighted_classification(pred, target, *_neuron_draws(np.asarray(neuron), n_boot, seed))
     out = {}
     for name in CLASSIFICATION_METRICS:
         low, high = percentile_interval(reps[name])

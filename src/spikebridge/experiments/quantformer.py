@@ -108,11 +108,14 @@ class QuantFormerStudyConfig:
         return out
 
     def digest(self) -> str:
-        """Hash of what decides the fits: the resolved training and model settings and the data options
-        (not the source list, the bootstrap size nor the threads)."""
+        """Hash of what decides the fits: the resolved training and model settings, the data options and
+        the package's major.minor version (not the source list, the threads nor the bootstrap size,
+        which only the score cell, named by it, depends on)."""
+        from spikebridge import __version__
         from spikebridge.models.quantformer import QuantFormerConfig
 
         keep = {k: v for k, v in self.to_dict().items() if k not in ("sources", "n_boot", "threads")}
+        keep["package"] = ".".join(__version__.split(".")[:2])
         keep["resolved"] = {
             "train": self.train_config().to_dict(),
             "model": QuantFormerConfig.profile(self.profile).to_dict(),
@@ -191,10 +194,11 @@ def _stage(cells: _Cells, stage: str, fit: Callable[[], tuple[Any, Any]], log: C
     from spikebridge.training.quantformer_fit import load_stage
 
     payload = cells.done(stage)
+    source = cells.key.split("/")[0]
     if payload is not None:
-        log(f"    {stage}: reusing {payload['checkpoint']}")
+        log(f"    {source} {stage}: reusing {payload['checkpoint']}")
         return load_stage(payload["checkpoint"])[0], payload
-    log(f"    {stage}: training")
+    log(f"    {source} {stage}: training")
     model, result = fit()
     cells.finish(stage, result.to_dict(), seconds=result.seconds)
     return model, result.to_dict()
@@ -231,12 +235,18 @@ def _wants_classification(data: SourceData, cfg: QuantFormerStudyConfig) -> bool
     return bool(cfg.classify) and two_classes
 
 
-def _predictions(data: SourceData, models: dict, do_classify: bool) -> tuple[dict, dict]:
+def _predictions(data: SourceData, models: dict, do_classify: bool) -> tuple[dict, dict, tuple]:
+    """Forecasts and labels of every model on the test part, and QuantFormer's (predicted, target) codes."""
     from spikebridge.baselines.traces import CLASSIFIERS, FORECASTERS
-    from spikebridge.training.quantformer_fit import predict_active_proba, predict_forecast, predict_lstm
+    from spikebridge.training.quantformer_fit import (
+        predict_active_proba,
+        predict_forecast_codes,
+        predict_lstm,
+    )
 
     tr, va, te = data.split.train, data.split.val, data.split.test
-    forecasts = {MODEL: predict_forecast(models["forecast"], te)}
+    forecast, *codes = predict_forecast_codes(models["forecast"], te)
+    forecasts = {MODEL: forecast}
     forecasts.update({name: cls().fit(tr, va).predict(te) for name, cls in FORECASTERS.items()})
     forecasts["lstm"] = predict_lstm(models["lstm"], te)
     labels = {}
@@ -244,19 +254,20 @@ def _predictions(data: SourceData, models: dict, do_classify: bool) -> tuple[dic
         clf = models["classify"]
         labels[MODEL] = predict_active_proba(clf, te) >= clf.threshold
         labels.update({name: cls().fit(tr, va).predict(te) for name, cls in CLASSIFIERS.items()})
-    return forecasts, labels
+    return forecasts, labels, tuple(codes)
 
 
-def _codebook(data: SourceData, models: dict) -> dict[str, Any]:
+def _codebook(data: SourceData, models: dict, codes: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+    """Codebook usage on train and test windows; accuracy of the predicted test codes ``codes`` (pred, target)."""
     from spikebridge.evaluation.forecasting import codebook_usage
     from spikebridge.training.quantformer import evenly_spaced
-    from spikebridge.training.quantformer_fit import predict_codes, window_codes
+    from spikebridge.training.quantformer_fit import window_codes
 
     k = models["backbone"].cfg.codebook_size
     train = data.split.train.select(evenly_spaced(data.split.train.n, USAGE_SAMPLES))
     train_use = codebook_usage(window_codes(models["backbone"], train), k)
     test_use = codebook_usage(window_codes(models["backbone"], data.split.test), k)
-    pred, target = predict_codes(models["forecast"], data.split.test)
+    pred, target = codes
     return {"codebook_size": k, "train": train_use.to_dict(), "test": test_use.to_dict(),
             "code_accuracy": float(np.mean(pred == target)),
             "code_accuracy_majority": float(np.mean(target == np.bincount(target.ravel(), minlength=k).argmax()))}  # fmt: skip
@@ -295,7 +306,8 @@ def _open(
 ):
     data = load_source(name, cfg.data, data_root)
     key = f"{source_key(name)}/{cfg.digest()}/{data.data_hash()}"
-    return data, _Cells(store, key, Path(out_dir) / "quantformer" / key.replace("/", "__"), recompute)
+    folder = Path(out_dir).resolve() / "quantformer" / key.replace("/", "__")
+    return data, _Cells(store, key, folder, recompute)
 
 
 def fit_source(name: str, cfg: QuantFormerStudyConfig, out_dir: Path, stages: tuple[str, ...] = ("pretrain",),
@@ -314,24 +326,30 @@ def fit_source(name: str, cfg: QuantFormerStudyConfig, out_dir: Path, stages: tu
 def run_source(name: str, cfg: QuantFormerStudyConfig, out_dir: Path, store: ResultsStore, data_root=None,
                recompute: bool = False, log: Callable[[str], None] = print, progress: bool = False) -> SourceResult:  # fmt: skip
     """Fit (or reuse) every model on one source and score it; record rows and the result in the store."""
+    return _run_source(name, cfg, out_dir, store, data_root, recompute, log, progress)[0]
+
+
+def _run_source(name: str, cfg: QuantFormerStudyConfig, out_dir: Path, store: ResultsStore, data_root,
+                recompute: bool, log: Callable[[str], None], progress: bool) -> tuple[SourceResult, bool]:  # fmt: skip
+    """:func:`run_source`, and whether the result was read back from the store (nothing computed)."""
     start = time.perf_counter()
     data, cells = _open(name, cfg, out_dir, store, data_root, recompute)
-    done = cells.done("score")
+    score_cell = f"score-boot{cfg.n_boot}"
+    done = cells.done(score_cell)
     if done is not None:
         log(f"  {name}: finished earlier; reading the stored result")
-        return SourceResult.from_dict(done)
+        return SourceResult.from_dict(done), True
     log(
         f"  {name}: {data.split.train.n} train, {data.split.val.n} validation, {data.split.test.n} test windows"
     )
     do_classify = _wants_classification(data, cfg)
-    stages = STAGES if do_classify else STAGES[:-1]
-    models = _fit_models(data, cfg, cells, stages, log, progress)
-    forecasts, labels = _predictions(data, models, do_classify)
+    models = _fit_models(data, cfg, cells, STAGES if do_classify else STAGES[:-1], log, progress)
+    forecasts, labels, codes = _predictions(data, models, do_classify)
     te = data.split.test
     forecast, per_neuron = score_forecasts(forecasts, te, cfg.n_boot, cfg.seed)
     classify = score_classifiers(labels, te, cfg.n_boot, cfg.seed) if labels else {}
     tests = compare(per_neuron)
-    codebook = _codebook(data, models)
+    codebook = _codebook(data, models, codes)
     result = SourceResult(
         name=name, modality=data.modality, data_hash=data.data_hash(), meta=data.meta, forecast=_as_dicts(forecast),
         classify=_as_dicts(classify), tests=tests, verdicts=verdict_lines(tests), codebook=codebook,
@@ -339,9 +357,28 @@ def run_source(name: str, cfg: QuantFormerStudyConfig, out_dir: Path, store: Res
         seconds=time.perf_counter() - start,
     )  # fmt: skip
     config = {**cfg.to_dict(), "source": name, "model": cfg.model_config(data).to_dict()}
-    cells.finish("score", result.to_dict(), rows(name, forecast, classify, _extras(codebook), config, data.data_hash()),
+    cells.finish(score_cell, result.to_dict(), rows(name, forecast, classify, _extras(codebook), config, data.data_hash()),
                  seconds=result.seconds)  # fmt: skip
-    return result
+    return result, False
+
+
+def _source_task(name: str, cfg: QuantFormerStudyConfig, out_dir: str, data_root, recompute: bool,
+                 progress: bool, then: Callable[[SourceResult], Any] | None) -> tuple[SourceResult, bool]:  # fmt: skip
+    """One source's work in an executor process (or inline): its own store connection, ``cfg.threads``
+    torch threads (so a result never depends on the executor), progress lines printed, then ``then``
+    on the result. Returns the result and whether it was read back from the store."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        store = ResultsStore(Path(out_dir) / "results.sqlite")
+        result, stored = _run_source(name, cfg, Path(out_dir), store, data_root, recompute, print, progress)
+    finally:
+        torch.set_num_threads(threads)
+    if then is not None:
+        then(result)
+    return result, stored
 
 
 def run_quantformer_study(
@@ -353,6 +390,10 @@ def run_quantformer_study(
     recompute: bool = False,
     log: Callable[[str], None] = print,
     progress: bool = False,
+    executor: str = "inline",
+    workers: int | None = None,
+    address: str | None = None,
+    then: Callable[[SourceResult], Any] | None = None,
 ) -> QuantFormerStudyResult:
     """Run (or resume) the QuantFormer study; rows go to ``out_dir/results.sqlite`` (run "quantformer").
 
@@ -370,31 +411,43 @@ def run_quantformer_study(
     recompute : bool
         Refit and rescore everything, ignoring finished cells.
     log : callable
-        Receives progress lines.
+        Receives progress lines (the sources' own lines are printed by the process that runs them).
     progress : bool
         Show Lightning's progress bars.
+    executor : {"inline", "local", "ray"}
+        Where the sources run (:func:`spikebridge.experiments.executors.run_tasks`): one after another
+        here, or in parallel processes (each source is independent; every fit uses ``config.threads``
+        threads whatever the executor, so the numbers do not depend on it).
+    workers : int, optional
+        Parallel processes of the ``local`` executor (default: one per core, at most one per source).
+    address : str, optional
+        Ray cluster address (``ray`` executor).
+    then : callable, optional
+        Called on each source's result in the process that ran it (e.g. drawing its report figures in
+        parallel too); must be picklable for the ``local`` and ``ray`` executors.
     """
-    import torch
+    from spikebridge.atomic import write_text_atomic
+    from spikebridge.experiments.executors import Task, run_tasks
 
     cfg = config or QuantFormerStudyConfig(profile=profile)
     if sources:
         cfg = replace(cfg, sources=tuple(sources))
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()
     store = ResultsStore(out / "results.sqlite")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
     start = time.perf_counter()
-    try:
-        results = []
-        for name in cfg.sources:
-            log(f"quantformer: {name}")
-            results.append(run_source(name, cfg, out, store, data_root, recompute, log, progress))
-    finally:
-        torch.set_num_threads(threads)
+    root = None if data_root is None else str(data_root)
+    tasks = [Task(name, _source_task, (name, cfg, str(out), root, recompute, progress, then),
+                  wants_gpu=cfg.accelerator != "cpu")
+             for name in cfg.sources]  # fmt: skip
+    log(f"quantformer: {len(tasks)} source(s), executor {executor}")
+    done: dict[str, SourceResult] = {}
+    for task, (result, stored) in run_tasks(tasks, executor, workers, address):
+        done[task.key] = result
+        how = "read back from the store" if stored else f"computed in {result.seconds:.0f} s"
+        log(f"quantformer: {task.key} {how} ({len(done)} of {len(tasks)})")
+    results = tuple(done[name] for name in cfg.sources)
     study = QuantFormerStudyResult(
-        tuple(results), cfg.to_dict(), str(out), str(store.path), time.perf_counter() - start
+        results, cfg.to_dict(), str(out), str(store.path), time.perf_counter() - start
     )
-    from spikebridge.atomic import write_text_atomic
-
     write_text_atomic(out / "quantformer.json", json.dumps(study.to_dict(), indent=1, default=str))
     return study

@@ -71,26 +71,43 @@ def _describe(result) -> str:
             f"{cb['code_accuracy']:.3f} (always the most frequent code: {cb['code_accuracy_majority']:.3f}).")  # fmt: skip
 
 
+FIGURE_KINDS = ("examples", "metrics", "codebook")
+
+
+def _result_digest(result) -> str:
+    """A hash of a source's result as the store keeps it (JSON), so a result read back hashes the same."""
+    import json
+
+    from spikebridge.provenance import config_hash
+
+    return config_hash(json.loads(json.dumps(result.to_dict(), default=str)))
+
+
 def write_figures(result, fig_dir: Path) -> dict[str, str]:
-    """Example forecasts, metric bars and codebook usage of one source as PNG files."""
+    """Example forecasts, metric bars and codebook usage of one source as PNG files.
+
+    Figures drawn earlier from the same result (a stamp file holds the result's digest) are reused.
+    """
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from spikebridge.atomic import atomic_path
+    from spikebridge.atomic import atomic_path, write_text_atomic
     from spikebridge.viz.quantformer import plot_codebook_usage, plot_forecast_examples, plot_metric_bars
 
-    figures = {}
+    stem = result.name.replace(":", "-").replace("/", "_")
+    figures = {kind: str(Path(fig_dir) / f"quantformer_{kind}_{stem}.png") for kind in FIGURE_KINDS}
+    stamp, digest = Path(fig_dir) / f"quantformer_{stem}.digest", _result_digest(result)
+    if stamp.is_file() and stamp.read_text() == digest and all(Path(f).is_file() for f in figures.values()):
+        return figures
     with np.load(result.examples, allow_pickle=False) as z:
         examples = {k: z[k] for k in z.files}
-    stem = result.name.replace(":", "-").replace("/", "_")
     for kind, fig in (("examples", plot_forecast_examples(examples, result.name)),
                       ("metrics", plot_metric_bars(result.forecast, title=result.name)),
                       ("codebook", plot_codebook_usage(result.codebook, f"{result.name}: codebook usage"))):  # fmt: skip
-        path = Path(fig_dir) / f"quantformer_{kind}_{stem}.png"
-        with atomic_path(path) as tmp:
+        with atomic_path(Path(figures[kind])) as tmp:
             fig.savefig(tmp, dpi=110, format="png")
         plt.close(fig)
-        figures[kind] = str(path)
+    write_text_atomic(stamp, digest)
     return figures
 
 

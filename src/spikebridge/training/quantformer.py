@@ -137,7 +137,7 @@ class QFTrainConfig:
         budgets = {
             "tiny": dict(pretrain_epochs=2, finetune_epochs=2, batch_size=64, patience=2, pretrain_lr=2e-3,
                          finetune_lr=2e-3, samples_per_epoch=256, val_samples=128, lstm_hidden=16),
-            "quick": dict(pretrain_epochs=20, finetune_epochs=60, batch_size=128, patience=12, pretrain_lr=1e-3,
+            "quick": dict(pretrain_epochs=20, finetune_epochs=60, batch_size=128, patience=8, pretrain_lr=1e-3,
                           finetune_lr=1e-2, encoder_lr_scale=0.1, lstm_lr=3e-3, samples_per_epoch=2048,
                           val_samples=1024, lstm_hidden=32),
             "paper": {},
@@ -163,13 +163,15 @@ class ObsBatches(torch.utils.data.Dataset):
         self.neuron = torch.from_numpy(obs.neuron.astype(np.int64))
         self.stimulus = torch.from_numpy(obs.stimulus.astype(np.int64))
         self.active = torch.from_numpy(obs.active.astype(np.float32))
+        self.positions = torch.arange(len(self.baseline))  # each observation's position in ``obs``
 
     def __len__(self) -> int:
         return len(self.baseline)
 
     def __getitem__(self, index) -> dict[str, torch.Tensor]:
         return {"baseline": self.baseline[index], "response": self.response[index], "neuron": self.neuron[index],
-                "stimulus": self.stimulus[index], "active": self.active[index]}  # fmt: skip
+                "stimulus": self.stimulus[index], "active": self.active[index],
+                "index": self.positions[index]}  # fmt: skip
 
 
 def batch_loader(
@@ -345,26 +347,43 @@ class ClassifierModule(_Stage):
 
 
 class ForecasterModule(_Stage):
-    """Classification of the codes of the masked response patches (paper eq. 4)."""
+    """Classification of the codes of the masked response patches (paper eq. 4).
+
+    The targets come from the frozen backbone (always in eval mode), so an observation's target codes
+    never change during tuning: each is computed the first time its observation is drawn and kept
+    (per part, by the observation's position), instead of once per draw.
+    """
 
     def __init__(self, model, cfg: QFTrainConfig, beta: float = 0.0) -> None:
         super().__init__(cfg.finetune_lr)
         self.model, self.cfg, self.beta = model, cfg, float(beta)
+        self._targets: dict[str, dict[int, torch.Tensor]] = {"train": {}, "val": {}}
 
-    def loss(self, batch):
+    def targets(self, batch, part: str) -> torch.Tensor:
+        """Target codes (B, P_f) of a batch, computed only for observations not seen before in ``part``."""
+        known = self._targets[part]
+        index = batch["index"].tolist()
+        new = [i for i, k in enumerate(index) if k not in known]
+        if new:
+            pick = torch.as_tensor(new, device=batch["baseline"].device)
+            codes = self.model.target_codes(batch["baseline"][pick], batch["response"][pick])  # (b, P_f)
+            known.update(zip((index[i] for i in new), codes, strict=True))
+        return torch.stack([known[k] for k in index])
+
+    def loss(self, batch, part: str):
         logits = self.model(batch["baseline"], batch["neuron"], batch["stimulus"])  # (B, P_f, K)
-        targets = self.model.target_codes(batch["baseline"], batch["response"])  # (B, P_f)
+        targets = self.targets(batch, part)  # (B, P_f)
         ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
         weight = 1.0 + batch["active"] * self.beta  # (B,)
         return (weight * ce.reshape(targets.shape).sum(dim=1)).mean()
 
     def training_step(self, batch, batch_idx):
-        loss = self.loss(batch)
+        loss = self.loss(batch, "train")
         self._track("train", loss, len(batch["baseline"]))
         return loss
 
     def validation_step(self, batch, batch_idx):
-        self._track("val", self.loss(batch), len(batch["baseline"]))
+        self._track("val", self.loss(batch, "val"), len(batch["baseline"]))
 
 
 class LSTMModule(_Stage):

@@ -238,6 +238,26 @@ def predict_codes(model: QuantFormerForecaster, obs: Observations) -> tuple[np.n
     return pred, target
 
 
+@torch.no_grad()
+def predict_forecast_codes(
+    model: QuantFormerForecaster, obs: Observations, batch_size: int = 1024
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One pass of :func:`predict_forecast` and :func:`predict_codes`: forecasts (n, L_f), predicted
+    and target codes (n, P_f) each, from the same forward pass of the forecaster."""
+    model.eval()
+    data, parts = ObsBatches(obs), ([], [], [])
+    for i in range(0, len(data), batch_size):
+        b = data[i : i + batch_size]
+        pred = model(b["baseline"], b["neuron"], b["stimulus"]).argmax(-1)  # (b, P_f)
+        for out, value in zip(parts, (model.decode_codes(b["baseline"], pred), pred,
+                                      model.target_codes(b["baseline"], b["response"])), strict=True):  # fmt: skip
+            out.append(value.cpu().numpy())
+    if not parts[0]:
+        p_f = model.cfg.response_patches
+        return np.zeros((0, obs.response_len)), np.zeros((0, p_f), int), np.zeros((0, p_f), int)
+    return tuple(np.concatenate(x) for x in parts)
+
+
 def window_codes(backbone: QuantFormer, obs: Observations) -> np.ndarray:
     """Codes (n, P) of whole unmasked windows (codebook usage)."""
     backbone.eval()
