@@ -8,7 +8,11 @@ windows this gives a lag-resolved Jacobian ``J[lag, i, j]`` and the influence ma
 ``influence[i, j] = sum_lag J[lag, i, j]`` (row = the influencing unit, column = the influenced unit,
 the orientation of a connectivity matrix ``[pre, post]``). Only the last position of each window is
 read, so every lag is measured at the position that predicts the next bin. The default
-window, ``min(max_context, 256)`` bins, puts that position where teacher-forced prediction reads it.
+window, ``min(max_context, 256)`` bins, puts that position where teacher-forced prediction reads it;
+a stateful model (the bridge model) starts each window from the state it reached reading the raster up
+to it (:class:`~spikebridge.analysis.protocol.WindowRunner`), and its influence is that of its
+differentiable features (exact recent lags and spike traces; the time since a unit's last spike is
+a step function of the input and carries no gradient).
 
 Scoring
 -------
@@ -27,7 +31,13 @@ import numpy as np
 import torch
 
 from spikebridge.analysis.attention import window_starts
-from spikebridge.analysis.protocol import frozen_weights, model_dims
+from spikebridge.analysis.protocol import (
+    WindowRunner,
+    default_context,
+    frozen_weights,
+    is_stateful,
+    model_dims,
+)
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 
 KINDS = ("excitatory", "inhibitory", "any", "sign")
@@ -94,12 +104,14 @@ class InfluenceResult:
         }
 
 
-def _window_jacobian(model, x: torch.Tensor, real: np.ndarray, max_lag: int) -> torch.Tensor:
+def _window_jacobian(
+    runner: WindowRunner, x: torch.Tensor, starts, real: np.ndarray, max_lag: int
+) -> torch.Tensor:
     """Sum over the batch of d logit[b, -1, j] / d x[b, T - lag, i] -> ``(max_lag, N, N)`` [lag, i, j]."""
     b, t, n = x.shape
     x = x.clone().requires_grad_(True)
-    with frozen_weights(model):
-        last = model(x)[:, -1, :]  # (B, N)
+    with frozen_weights(runner.model):
+        last = runner.logits(x, starts)[:, -1, :]  # (B, N)
         jac = torch.zeros(max_lag, n, n)
         for j in real:
             (grad,) = torch.autograd.grad(last[:, j].sum(), x, retain_graph=True)  # (B, T, N)
@@ -116,6 +128,7 @@ def influence_matrix(
     n_windows: int = 64,
     max_lag: int = 16,
     batch_size: int = 32,
+    columns: bool = True,
 ) -> InfluenceResult:
     """Gradient influence of every unit's recent input on every unit's next-bin logit.
 
@@ -128,11 +141,14 @@ def influence_matrix(
     unit_mask : ndarray ``(N,)`` bool
         Real units; padding rows and columns of the result are NaN.
     context : int, optional
-        Window length in bins (default ``min(max_context, 256)``; capped at ``max_context``).
+        Window length in bins (default ``min(max_context, 256)``, or ``max_lag`` for a stateful model,
+        whose warm state already holds the earlier bins; capped at ``max_context``).
     n_windows : int
     max_lag : int
         Lags 1 .. max_lag are summed (at most ``context``).
     batch_size : int
+    columns : bool
+        A stateful model's per-column parameters are used (see :class:`WindowRunner`).
 
     Returns
     -------
@@ -142,20 +158,23 @@ def influence_matrix(
     raster = np.asarray(raster, dtype=bool)
     if raster.ndim != 2 or raster.shape[1] != n_units:
         raise SpikebridgeDataError(f"raster must be (T, {n_units}), got {raster.shape}")
-    context = min(max_context, 256) if context is None else min(int(context), max_context)
+    if (
+        context is None
+    ):  # a stateful model's state holds the earlier bins: max_lag bins give the same gradients
+        context = max_lag if is_stateful(model) else default_context(model)
+    context = min(int(context), max_context)
     if not 1 <= max_lag <= context:
         raise SpikebridgeConfigError(f"max_lag must be in 1..{context}, got {max_lag}")
     mask = np.asarray(unit_mask, dtype=bool)
     real = np.flatnonzero(mask)
     starts = window_starts(raster.shape[0], context, n_windows)
+    runner = WindowRunner(model, raster, mask, columns)  # padding columns are silent already
     was_training = model.training
     model.eval()
     total = torch.zeros(max_lag, n_units, n_units)
     for i in range(0, len(starts), batch_size):
-        x = torch.from_numpy(
-            np.stack([raster[s : s + context] for s in starts[i : i + batch_size]]).astype(np.float32)
-        )  # (B, T, N)
-        total += _window_jacobian(model, x, real, max_lag)
+        batch = starts[i : i + batch_size]
+        total += _window_jacobian(runner, runner.windows(batch, context), batch, real, max_lag)  # (B, T, N)
     model.train(was_training)
     lagged = (total / len(starts)).numpy().astype(np.float64)  # (L, N, N)
     lagged[:, ~mask, :] = np.nan

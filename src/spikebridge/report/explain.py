@@ -117,9 +117,37 @@ def _ablation_row(row) -> tuple:
     return (*cells, _fmt(test.get("effect"), 4), _p(test.get("p_value")), row.note)
 
 
+def _applicability_table(report) -> Table:
+    rows = tuple((a.analysis, "yes" if a.applies else "no", a.reason) for a in report.applicability)
+    return Table(f"Analyses of {report.label} and why some do not apply", ("analysis", "run", "why"), rows)
+
+
+def _importance_table(report) -> Table:
+    imp, c = report.importance, report.importance.rate_correlation
+    peaks = (
+        []
+        if report.attention is not None
+        else [("model influence", report.influence.peak_lag)]
+        if report.influence
+        else []
+    )
+    rows = (("input-gradient importance", imp.peak_lag),) + tuple(peaks)
+    cells = tuple((name, lag, _fmt(c.mean_r) if i == 0 else "-", _p(c.p_value) if i == 0 else "-", c.n if i == 0 else "-")
+                  for i, (name, lag) in enumerate(rows))  # fmt: skip
+    note = ("Importance of a past bin: summed |loss gradient| at its units' inputs for the prediction of the bin "
+            "after the window; r: per-window Pearson with the bins' input rate, Fisher z, two-sided t-test "
+            "across windows.",)  # fmt: skip
+    return Table("Input-gradient lag profile (lag 1 = the most recent input bin)",
+                 ("profile", "peak lag (bins)", "r with input rate", "p (two-sided)", "windows"), cells, notes=note)  # fmt: skip
+
+
 def explain_tables(report) -> list[Table]:
-    """The tables of one explanation (lag peaks, correlations, influence, ablations, stationarity)."""
-    tables = _attention_tables(report) if report.attention is not None else []
+    """The tables of one explanation (which analyses apply, lag peaks, correlations, influence, ablations,
+    stationarity)."""
+    tables = [_applicability_table(report)] if report.applicability else []
+    tables += _attention_tables(report) if report.attention is not None else []
+    if report.importance is not None:
+        tables.append(_importance_table(report))
     scores = [*(report.influence.scores if report.influence else ()), *report.glm_scores]
     if scores:
         rows = tuple((s.method, s.kind, _fmt(s.auc), s.n_positive, s.n_negative) for s in scores)
