@@ -274,7 +274,7 @@ def run_explain(
     ablations = _ablations(subject, source, cfg, models_dir, log, progress)
     report = ExplainReport(
         label=label,
-        source=recording_key(source.info.name) if source is not None else (src_name or "unknown"),
+        source=recording_key(src_name) if src_name else tkey if subject.own else "unknown",
         target=tkey,
         checkpoint=str(checkpoint),
         n_params=count_parameters(model),
