@@ -14,7 +14,10 @@ recent input bin). Averaged over windows this gives a lag profile and its peak. 
 ``I`` over all ``T`` bins is correlated (Pearson) with the bins' input rate (fraction of active real
 units); the per-window Fisher z values are tested across windows with a two-sided one-sample t-test
 (:func:`~spikebridge.analysis.significance.z_t_test`). A stateful model starts each window from the
-state it reached reading the raster up to it (:class:`~spikebridge.analysis.protocol.WindowRunner`).
+state it reached reading the raster up to it (:class:`~spikebridge.analysis.protocol.WindowRunner`),
+and by default its importance is the likelihood change of toggling each recent input bin
+(``method="spike"``, :mod:`spikebridge.analysis.perturbation`), correlated with the rate over those
+``max_lag`` bins.
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ import numpy as np
 import torch
 
 from spikebridge.analysis.attention import masked_pearson, window_starts
-from spikebridge.analysis.protocol import WindowRunner, default_context, frozen_weights, model_dims
+from spikebridge.analysis.perturbation import spike_effects
+from spikebridge.analysis.protocol import (
+    WindowRunner,
+    default_context,
+    frozen_weights,
+    is_stateful,
+    model_dims,
+)
 from spikebridge.analysis.significance import CorrelationTest, fisher_z, z_t_test
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 
@@ -46,7 +56,8 @@ class InputImportance:
         Lag of the profile's maximum.
     context, n_windows : int
     loss : str
-        Loss whose gradient is taken.
+        Loss whose gradient is taken (``"gradient"``), or ``"bernoulli nll"`` (``"spike"``).
+    method : str
     window_z : ndarray ``(n_windows,)``
         Per-window Fisher z of the correlation of ``I`` with the input rate over the window's bins.
     rate_correlation : CorrelationTest
@@ -62,6 +73,7 @@ class InputImportance:
     loss: str
     window_z: np.ndarray
     rate_correlation: CorrelationTest
+    method: str = "gradient"
 
     def to_dict(self) -> dict:
         return {
@@ -72,6 +84,7 @@ class InputImportance:
             "context": self.context,
             "n_windows": self.n_windows,
             "loss": self.loss,
+            "method": self.method,
             "rate_correlation": self.rate_correlation.to_dict(),
         }
 
@@ -100,6 +113,7 @@ def input_importance(
     max_lag: int = 16,
     batch_size: int = 16,
     columns: bool = True,
+    method: str | None = None,
 ) -> InputImportance:
     """Input-gradient importance of every past bin for the next-bin loss, on windows of ``raster``.
 
@@ -123,6 +137,11 @@ def input_importance(
     batch_size : int
     columns : bool
         A stateful model's per-column parameters are used (see ``WindowRunner``).
+    method : {"gradient", "spike"}, optional
+        ``"gradient"``: ``|dL/dx|`` over the whole window; ``"spike"``: the change of the next bin's
+        Bernoulli likelihood when each of the last ``max_lag`` input bins is toggled, correlated with
+        the rate over those bins (:mod:`spikebridge.analysis.perturbation`). Default: gradient for a
+        stateless model, spike for a stateful one.
 
     Returns
     -------
@@ -132,11 +151,17 @@ def input_importance(
     raster = np.asarray(raster, dtype=bool)
     if raster.ndim != 2 or raster.shape[1] != n_units:
         raise SpikebridgeDataError(f"raster must be (T, {n_units}), got {raster.shape}")
-    context = default_context(model) if context is None else min(int(context), max_context)
+    method = method or ("spike" if is_stateful(model) else "gradient")
+    if method not in ("gradient", "spike"):
+        raise SpikebridgeConfigError(f"importance method must be 'gradient' or 'spike', got {method!r}")
+    if context is None:
+        context = max_lag if method == "spike" and is_stateful(model) else default_context(model)
+    context = min(int(context), max_context)
     if not 1 <= max_lag <= context:
         raise SpikebridgeConfigError(f"max_lag must be in 1..{context}, got {max_lag}")
     mask = np.asarray(unit_mask, dtype=bool)
     mask_t = torch.from_numpy(mask)
+    real = torch.from_numpy(np.flatnonzero(mask))
     starts = window_starts(raster.shape[0], context, n_windows)
     runner = WindowRunner(model, raster, mask, columns)
     was_training = model.training
@@ -145,14 +170,20 @@ def input_importance(
     for i in range(0, len(starts), batch_size):
         batch = starts[i : i + batch_size]
         seg = runner.windows(batch, context + 1)  # (B, T + 1, N)
-        parts.append(_window_importance(runner, seg, batch, mask_t, loss_fn))
-        rates.append(seg[:, :-1][..., mask_t].mean(-1))  # (B, T) fraction of active real units
+        if method == "gradient":
+            parts.append(_window_importance(runner, seg, batch, mask_t, loss_fn))
+            rates.append(seg[:, :-1][..., mask_t].mean(-1))  # (B, T) fraction of active real units
+        else:
+            _, nll = spike_effects(runner, seg[:, :-1], batch, real, max_lag, seg[:, -1], mask_t)  # (B, L, U)
+            parts.append(nll.sum(-1).flip(-1))  # (B, L) in time order, like the gradient's (B, T)
+            rates.append(seg[:, context - max_lag : context][..., mask_t].mean(-1))  # (B, L)
     model.train(was_training)
-    imp, rate = torch.cat(parts), torch.cat(rates)  # (W, T) each
+    imp, rate = torch.cat(parts), torch.cat(rates)  # (W, T) each (T = max_lag for "spike")
     by_lag = imp.flip(-1)[:, :max_lag].double().numpy()  # (W, K): column 0 = lag 1
     sem = by_lag.std(0, ddof=1) / np.sqrt(len(by_lag)) if len(by_lag) > 1 else np.zeros(max_lag)
     r = masked_pearson(imp, rate, torch.ones_like(imp, dtype=torch.bool), dim=-1)  # (W,)
     z = fisher_z(r.numpy())
     profile = by_lag.mean(0)
+    loss_name = loss_name if method == "gradient" else "bernoulli nll"
     return InputImportance(np.arange(1, max_lag + 1), profile, sem, int(profile.argmax() + 1), context,
-                           len(starts), loss_name, z, z_t_test(z, RATE_TEST))  # fmt: skip
+                           len(starts), loss_name, z, z_t_test(z, RATE_TEST), method)  # fmt: skip

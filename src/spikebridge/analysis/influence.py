@@ -10,9 +10,9 @@ the orientation of a connectivity matrix ``[pre, post]``). Only the last positio
 read, so every lag is measured at the position that predicts the next bin. The default
 window, ``min(max_context, 256)`` bins, puts that position where teacher-forced prediction reads it;
 a stateful model (the bridge model) starts each window from the state it reached reading the raster up
-to it (:class:`~spikebridge.analysis.protocol.WindowRunner`), and its influence is that of its
-differentiable features (exact recent lags and spike traces; the time since a unit's last spike is
-a step function of the input and carries no gradient).
+to it (:class:`~spikebridge.analysis.protocol.WindowRunner`), and its influence is by default the logit
+change one added spike makes (``method="spike"``, :mod:`spikebridge.analysis.perturbation`): its
+log-rate features make gradients at a binary input reflect the logarithm's floor, not a spike.
 
 Scoring
 -------
@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from spikebridge.analysis.attention import window_starts
+from spikebridge.analysis.perturbation import spike_effects
 from spikebridge.analysis.protocol import (
     WindowRunner,
     default_context,
@@ -41,6 +42,7 @@ from spikebridge.analysis.protocol import (
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 
 KINDS = ("excitatory", "inhibitory", "any", "sign")
+METHODS = ("gradient", "spike")
 
 
 def _num(x: float) -> float | None:
@@ -79,6 +81,8 @@ class InfluenceResult:
     context, n_windows : int
     scores : tuple of ConnectionScore
         Filled by :meth:`with_scores` when ground truth is known.
+    method : {"gradient", "spike"}
+        Input Jacobian, or the logit change of one added spike.
     """
 
     matrix: np.ndarray
@@ -88,6 +92,7 @@ class InfluenceResult:
     context: int
     n_windows: int
     scores: tuple[ConnectionScore, ...] = ()
+    method: str = "gradient"
 
     def with_scores(self, scores: tuple[ConnectionScore, ...]) -> InfluenceResult:
         from dataclasses import replace
@@ -100,6 +105,7 @@ class InfluenceResult:
             "peak_lag": self.peak_lag,
             "context": self.context,
             "n_windows": self.n_windows,
+            "method": self.method,
             "scores": [s.to_dict() for s in self.scores],
         }
 
@@ -129,6 +135,7 @@ def influence_matrix(
     max_lag: int = 16,
     batch_size: int = 32,
     columns: bool = True,
+    method: str | None = None,
 ) -> InfluenceResult:
     """Gradient influence of every unit's recent input on every unit's next-bin logit.
 
@@ -149,6 +156,11 @@ def influence_matrix(
     batch_size : int
     columns : bool
         A stateful model's per-column parameters are used (see :class:`WindowRunner`).
+    method : {"gradient", "spike"}, optional
+        ``"gradient"``: the input Jacobian (the paper's measure); ``"spike"``: the logit change one
+        added spike makes (:mod:`spikebridge.analysis.perturbation`). Default: gradient for a stateless
+        model, spike for a stateful one (its log-rate features make gradients at binary inputs
+        meaningless).
 
     Returns
     -------
@@ -172,16 +184,26 @@ def influence_matrix(
     was_training = model.training
     model.eval()
     total = torch.zeros(max_lag, n_units, n_units)
+    method = method or ("spike" if is_stateful(model) else "gradient")
+    if method not in METHODS:
+        raise SpikebridgeConfigError(f"influence method must be one of {', '.join(METHODS)}, got {method!r}")
+    units = torch.from_numpy(real)
     for i in range(0, len(starts), batch_size):
         batch = starts[i : i + batch_size]
-        total += _window_jacobian(runner, runner.windows(batch, context), batch, real, max_lag)  # (B, T, N)
+        x = runner.windows(batch, context)  # (B, T, N)
+        if method == "gradient":
+            total += _window_jacobian(runner, x, batch, real, max_lag)
+        else:
+            effect, _ = spike_effects(runner, x, batch, units, max_lag)  # (B, L, U, N)
+            total[:, units] += effect.sum(0)
     model.train(was_training)
     lagged = (total / len(starts)).numpy().astype(np.float64)  # (L, N, N)
     lagged[:, ~mask, :] = np.nan
     lagged[:, :, ~mask] = np.nan
     off = _pair_mask(mask)
     profile = np.array([np.abs(lag[off]).mean() for lag in lagged])
-    return InfluenceResult(lagged.sum(0), lagged, profile, int(profile.argmax() + 1), context, len(starts))
+    return InfluenceResult(lagged.sum(0), lagged, profile, int(profile.argmax() + 1), context, len(starts),
+                           method=method)  # fmt: skip
 
 
 def _pair_mask(valid: np.ndarray) -> np.ndarray:

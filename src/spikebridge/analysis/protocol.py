@@ -128,6 +128,14 @@ class WindowRunner:
         logits, _, probs = self.model.run(x, state, self.mask, self.columns, return_attention=True)
         return logits, [] if probs is None else [probs[..., probs.shape[-1] - x.shape[1] :]]
 
+    def last_logits(self, x: torch.Tensor, state: State | None = None) -> torch.Tensor:
+        """Logits ``(B, N)`` of the last position of windows ``x`` ``(B, T, N)``, continuing ``state``
+        (a batched state of a stateful model, e.g. from :meth:`states`; ignored by a stateless one)."""
+        if not self.stateful:
+            return self.model(x)[:, -1]
+        x = x * self.mask.to(x.dtype)
+        return self.model.run(x, state, self.mask, self.columns)[0][:, -1]
+
     def states(self, starts) -> State:
         """The stateful model's batched state after reading the raster up to each of ``starts``."""
         model, out = self.model, []

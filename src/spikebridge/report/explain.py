@@ -92,7 +92,7 @@ def write_explain(report, out: Path, stem: str) -> dict[str, Path]:
             write_text_atomic(paths[f"{key}_html"], page.to_html(include_plotlyjs=True, full_html=True))
         tests = {report.target: list(report.attention.layers[0].correlations)}
         paths["correlations"] = _save(viz.plot_correlations(tests), figs / f"correlations_{stem}.png")
-    paths["lag_profiles"] = _save(viz.plot_lag_profiles(report.attention, report.influence, title),
+    paths["lag_profiles"] = _save(viz.plot_lag_profiles(report.attention, report.influence, title, report.importance),
                                   figs / f"lag_profiles_{stem}.png")  # fmt: skip
     if report.influence is not None and (report.influence.scores or report.glm_scores):
         paths["influence"] = _save(viz.plot_influence(report.influence, report.glm_scores, title),
@@ -109,7 +109,8 @@ ABLATION_HEADER = ("condition", "scored on", "parameters", "pooled ROC-AUC", "pe
                    "median per-unit AUC change", "p (paired Wilcoxon, two-sided)", "note")  # fmt: skip
 FIGURE_CAPTIONS = {
     "correlations": "Mean correlation of A and W with firing rates (* two-sided p < 0.01 across windows)",
-    "lag_profiles": "Mean attention (and W, scaled) against the lag from the diagonal; influence per lag",
+    "lag_profiles": "Mean attention (and W, scaled) against the lag from the diagonal; input-gradient importance "
+    "and influence per lag",
     "influence": "Model influence [pre, post] and ROC-AUC against the known connections, beside the GLM",
     "ablations": "Per-unit ROC-AUC of the intact model and every ablation, with 95% intervals",
 }
