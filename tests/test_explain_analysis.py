@@ -253,3 +253,60 @@ def test_a_model_without_attention_gets_shuffles_but_no_attention_ablation():
     assert rows[1].unit_test["n"] > 0 and rows[1].reference == "intact (query bins)"
     with pytest.raises(SpikebridgeConfigError, match="fractions"):
         AblationSettings(fractions=(0.0,))
+
+
+def test_spike_effects_of_a_linear_model_are_its_weights_and_match_the_gradient_influence():
+    weights = torch.zeros(5, 4, 4)
+    weights[2, 0, 2], weights[0, 2, 1] = 1.5, -0.7
+    model = _LaggedLinear(weights)
+    mask = np.array([True, True, True, False])
+    raster = _raster(300, 4)
+    spike = influence_matrix(model, raster, mask, context=20, n_windows=7, max_lag=6, method="spike")
+    grad = influence_matrix(model, raster, mask, context=20, n_windows=7, max_lag=6, method="gradient")
+    assert spike.method == "spike" and spike.peak_lag == 3
+    np.testing.assert_allclose(spike.lagged, grad.lagged, atol=1e-6)  # linear: the two measures agree
+    with pytest.raises(SpikebridgeConfigError, match="influence method"):
+        influence_matrix(model, raster, mask, context=20, n_windows=7, max_lag=6, method="shap")
+
+
+def test_input_importance_of_a_linear_model_is_the_loss_gradient_at_each_lag():
+    from spikebridge.analysis.importance import input_importance
+
+    weights = torch.zeros(5, 3, 3)
+    weights[1, 0, 1] = 2.0  # unit 0 drives unit 1 at lag 2
+    model = _LaggedLinear(weights)
+    mask = np.ones(3, bool)
+    raster = _raster(200, 3, seed=4)
+
+    def loss(
+        logits, targets, unit_mask
+    ):  # sum of logits: dL/dx[t + 1 - lag, i] = sum_j weights[lag - 1, i, j]
+        return logits.sum()
+
+    imp = input_importance(model, raster, mask, loss, "sum", context=10, n_windows=5, max_lag=6)
+    assert imp.method == "gradient" and imp.peak_lag == 2 and imp.n_windows == 5
+    np.testing.assert_allclose(imp.profile, [0.0, 2.0, 0.0, 0.0, 0.0, 0.0])
+    assert imp.rate_correlation.n <= 5
+
+
+def test_window_runner_continues_a_stateful_model_exactly_as_teacher_forced_prediction():
+    from spikebridge.analysis.protocol import WindowRunner
+    from spikebridge.models.bridge import BridgeModel
+    from spikebridge.models.bridge_config import BridgeConfig
+
+    torch.manual_seed(0)
+    for config in (BridgeConfig.profile("tiny", n_units=5, coupling_lags=3),
+                   BridgeConfig.profile("tiny", n_units=5, attention=True, attention_span=8)):  # fmt: skip
+        model = BridgeModel(config).eval()
+        for p in model.parameters():
+            torch.nn.init.normal_(p, std=0.3)
+        raster = _raster(300, 5)
+        with torch.no_grad():
+            full = model(torch.from_numpy(raster.astype(np.float32))[None])[0]  # (T, N)
+            runner = WindowRunner(model, raster)
+            starts = np.array([0, 37, 200])
+            out = runner.logits(runner.windows(starts, 40), starts)
+        for i, s in enumerate(starts):
+            torch.testing.assert_close(out[i], full[s : s + 40], atol=1e-5, rtol=1e-5)
+        with pytest.raises(SpikebridgeConfigError, match="ascending"):
+            runner.states([10])

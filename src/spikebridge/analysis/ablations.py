@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from spikebridge.analysis.protocol import model_dims
+from spikebridge.analysis.protocol import WindowRunner, default_context, is_stateful, model_dims
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 
 
@@ -73,6 +73,7 @@ def query_predictions(
     fraction: float = 0.0,
     seed: int = 0,
     batch_size: int = 64,
+    columns: bool = True,
 ) -> np.ndarray:
     """P(spike at ``q + 1``) for every query bin ``q``, with the recent inputs shuffled by ``fraction``.
 
@@ -85,18 +86,23 @@ def query_predictions(
         Query bins, each ``>= context - 1`` and ``<= T - 2`` (see :func:`query_bins`).
     unit_mask : ndarray ``(N,)`` bool
     context : int, optional
-        Bins per window (default: the model's ``max_context``).
+        Bins per window (default: the model's ``max_context``; 256 for a stateful model, which starts
+        each window from the state it reached reading the intact raster up to it).
     fraction : float
         Share of the most recent bins shuffled across units (0: intact).
     seed : int
         Seed of the permutations.
+    columns : bool
+        A stateful model's per-column parameters are used (see ``WindowRunner``).
 
     Returns
     -------
     ndarray ``(M, N)`` float32; targets are ``raster[queries + 1]``.
     """
     n_units, max_context = model_dims(model)
-    context = max_context if context is None else int(context)
+    context = (
+        (default_context(model) if is_stateful(model) else max_context) if context is None else int(context)
+    )
     if not 1 <= context <= max_context:
         raise SpikebridgeConfigError(f"context must be in 1..{max_context}, got {context}")
     queries = np.asarray(queries, dtype=np.int64)
@@ -106,13 +112,14 @@ def query_predictions(
     mask = np.asarray(unit_mask, dtype=bool)
     out = np.zeros((queries.size, n_units), dtype=np.float32)
     offsets = np.arange(-context + 1, 1)
+    runner = WindowRunner(model, raster, mask, columns)
     was_training = model.training
     model.eval()
-    with torch.inference_mode():
+    with torch.no_grad():
         for i in range(0, queries.size, batch_size):
             idx = queries[i : i + batch_size, None] + offsets[None, :]  # (B, T) bins of each window
-            windows = shuffle_recent(raster[idx], fraction, mask, rng).astype(np.float32)  # (B, T, N)
-            logits = model(torch.from_numpy(windows))[:, -1, :]  # (B, N)
+            windows = shuffle_recent(runner.raster[idx], fraction, mask, rng).astype(np.float32)  # (B, T, N)
+            logits = runner.logits(torch.from_numpy(windows), idx[:, 0])[:, -1, :]  # (B, N)
             out[i : i + batch_size] = torch.sigmoid(logits.float()).numpy()
     model.train(was_training)
     return out

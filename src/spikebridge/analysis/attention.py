@@ -33,7 +33,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from spikebridge.analysis.protocol import attention_layers, captured_head_outputs, frozen_weights, model_dims
+from spikebridge.analysis.protocol import (
+    WindowRunner,
+    attention_layers,
+    captured_head_outputs,
+    default_context,
+    frozen_weights,
+    model_dims,
+)
 from spikebridge.analysis.significance import CorrelationTest, fisher_z, z_t_test
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 
@@ -267,11 +274,12 @@ class _LayerAccumulator:
         )
 
 
-def _batch_maps(model, x, y, mask, loss_fn) -> tuple[torch.Tensor, list, list]:
+def _batch_maps(runner: WindowRunner, x, starts, y, mask, loss_fn) -> tuple[torch.Tensor, list, list]:
     """One forward/backward pass: logits, per-layer attention ``(B, H, T, T)`` and importance ``(B, H, T)``."""
+    model = runner.model
     x = x.clone().requires_grad_(True)  # gradients reach the head outputs even with frozen weights
     with frozen_weights(model), captured_head_outputs(model) as heads:
-        logits, probs = model(x, return_attention=True)
+        logits, probs = runner.logits(x, starts, return_attention=True)
         loss = sum(loss_fn(logits[b : b + 1].float(), y[b : b + 1], mask) for b in range(len(x)))
         loss.backward()
     importance = [h.grad.abs().sum(-1).detach() for h in heads]  # each (B, H, T)
@@ -286,7 +294,7 @@ def _checked(model: torch.nn.Module, raster: np.ndarray, context: int | None) ->
     raster = np.asarray(raster, dtype=bool)
     if raster.ndim != 2 or raster.shape[1] != n_units:
         raise SpikebridgeDataError(f"raster must be (T, {n_units}), got {raster.shape}")
-    context = min(max_context, 256) if context is None else int(context)
+    context = default_context(model) if context is None else int(context)
     if not 2 <= context <= max_context:
         raise SpikebridgeConfigError(f"context must be in 2..{max_context}, got {context}")
     return raster, context
@@ -302,6 +310,7 @@ def analyse_attention(
     n_windows: int = 64,
     max_lag: int | None = None,
     batch_size: int = 8,
+    columns: bool = True,
 ) -> AttentionAnalysis:
     """Attention maps, lag profiles, gradient and attention-weighted importance on windows of ``raster``.
 
@@ -323,6 +332,10 @@ def analyse_attention(
         Longest lag of the profiles (default and maximum ``context // 2``).
     batch_size : int
         Windows per forward pass.
+    columns : bool
+        A stateful model's per-column parameters are used (see ``WindowRunner``); a stateful model
+        starts each window from the state it reached reading the raster up to it, and its maps are
+        those among the window's own bins.
 
     Returns
     -------
@@ -333,13 +346,15 @@ def analyse_attention(
     max_lag = q0 if max_lag is None else min(int(max_lag), q0)
     starts = window_starts(raster.shape[0], context, n_windows)
     mask = torch.as_tensor(np.asarray(unit_mask, dtype=bool))
+    runner = WindowRunner(model, raster, mask.numpy(), columns)
     accs: list[_LayerAccumulator] = []
     was_training = model.training
     model.eval()
     for i in range(0, len(starts), batch_size):
-        seg = np.stack([raster[s : s + context + 1] for s in starts[i : i + batch_size]]).astype(np.float32)
-        x, y = torch.from_numpy(seg[:, :-1]), torch.from_numpy(seg[:, 1:])  # (B, T, N) each
-        logits, probs, importance = _batch_maps(model, x, y, mask, loss_fn)
+        batch = starts[i : i + batch_size]
+        seg = runner.windows(batch, context + 1)
+        x, y = seg[:, :-1], seg[:, 1:]  # (B, T, N) each
+        logits, probs, importance = _batch_maps(runner, x, batch, y, mask, loss_fn)
         rates = {"input": x[..., mask].mean(-1), "predicted": torch.sigmoid(logits[..., mask]).mean(-1)}
         for layer, (a, imp) in enumerate(zip(probs, importance, strict=True)):
             if len(accs) <= layer:

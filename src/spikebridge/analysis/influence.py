@@ -8,7 +8,11 @@ windows this gives a lag-resolved Jacobian ``J[lag, i, j]`` and the influence ma
 ``influence[i, j] = sum_lag J[lag, i, j]`` (row = the influencing unit, column = the influenced unit,
 the orientation of a connectivity matrix ``[pre, post]``). Only the last position of each window is
 read, so every lag is measured at the position that predicts the next bin. The default
-window, ``min(max_context, 256)`` bins, puts that position where teacher-forced prediction reads it.
+window, ``min(max_context, 256)`` bins, puts that position where teacher-forced prediction reads it;
+a stateful model (the bridge model) starts each window from the state it reached reading the raster up
+to it (:class:`~spikebridge.analysis.protocol.WindowRunner`), and its influence is by default the logit
+change one added spike makes (``method="spike"``, :mod:`spikebridge.analysis.perturbation`): its
+log-rate features make gradients at a binary input reflect the logarithm's floor, not a spike.
 
 Scoring
 -------
@@ -27,10 +31,18 @@ import numpy as np
 import torch
 
 from spikebridge.analysis.attention import window_starts
-from spikebridge.analysis.protocol import frozen_weights, model_dims
+from spikebridge.analysis.perturbation import spike_effects
+from spikebridge.analysis.protocol import (
+    WindowRunner,
+    default_context,
+    frozen_weights,
+    is_stateful,
+    model_dims,
+)
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 
 KINDS = ("excitatory", "inhibitory", "any", "sign")
+METHODS = ("gradient", "spike")
 
 
 def _num(x: float) -> float | None:
@@ -69,6 +81,8 @@ class InfluenceResult:
     context, n_windows : int
     scores : tuple of ConnectionScore
         Filled by :meth:`with_scores` when ground truth is known.
+    method : {"gradient", "spike"}
+        Input Jacobian, or the logit change of one added spike.
     """
 
     matrix: np.ndarray
@@ -78,6 +92,7 @@ class InfluenceResult:
     context: int
     n_windows: int
     scores: tuple[ConnectionScore, ...] = ()
+    method: str = "gradient"
 
     def with_scores(self, scores: tuple[ConnectionScore, ...]) -> InfluenceResult:
         from dataclasses import replace
@@ -90,16 +105,19 @@ class InfluenceResult:
             "peak_lag": self.peak_lag,
             "context": self.context,
             "n_windows": self.n_windows,
+            "method": self.method,
             "scores": [s.to_dict() for s in self.scores],
         }
 
 
-def _window_jacobian(model, x: torch.Tensor, real: np.ndarray, max_lag: int) -> torch.Tensor:
+def _window_jacobian(
+    runner: WindowRunner, x: torch.Tensor, starts, real: np.ndarray, max_lag: int
+) -> torch.Tensor:
     """Sum over the batch of d logit[b, -1, j] / d x[b, T - lag, i] -> ``(max_lag, N, N)`` [lag, i, j]."""
     b, t, n = x.shape
     x = x.clone().requires_grad_(True)
-    with frozen_weights(model):
-        last = model(x)[:, -1, :]  # (B, N)
+    with frozen_weights(runner.model):
+        last = runner.logits(x, starts)[:, -1, :]  # (B, N)
         jac = torch.zeros(max_lag, n, n)
         for j in real:
             (grad,) = torch.autograd.grad(last[:, j].sum(), x, retain_graph=True)  # (B, T, N)
@@ -116,6 +134,8 @@ def influence_matrix(
     n_windows: int = 64,
     max_lag: int = 16,
     batch_size: int = 32,
+    columns: bool = True,
+    method: str | None = None,
 ) -> InfluenceResult:
     """Gradient influence of every unit's recent input on every unit's next-bin logit.
 
@@ -128,11 +148,19 @@ def influence_matrix(
     unit_mask : ndarray ``(N,)`` bool
         Real units; padding rows and columns of the result are NaN.
     context : int, optional
-        Window length in bins (default ``min(max_context, 256)``; capped at ``max_context``).
+        Window length in bins (default ``min(max_context, 256)``, or ``max_lag`` for a stateful model,
+        whose warm state already holds the earlier bins; capped at ``max_context``).
     n_windows : int
     max_lag : int
         Lags 1 .. max_lag are summed (at most ``context``).
     batch_size : int
+    columns : bool
+        A stateful model's per-column parameters are used (see :class:`WindowRunner`).
+    method : {"gradient", "spike"}, optional
+        ``"gradient"``: the input Jacobian (the paper's measure); ``"spike"``: the logit change one
+        added spike makes (:mod:`spikebridge.analysis.perturbation`). Default: gradient for a stateless
+        model, spike for a stateful one (its log-rate features make gradients at binary inputs
+        meaningless).
 
     Returns
     -------
@@ -142,27 +170,40 @@ def influence_matrix(
     raster = np.asarray(raster, dtype=bool)
     if raster.ndim != 2 or raster.shape[1] != n_units:
         raise SpikebridgeDataError(f"raster must be (T, {n_units}), got {raster.shape}")
-    context = min(max_context, 256) if context is None else min(int(context), max_context)
+    if (
+        context is None
+    ):  # a stateful model's state holds the earlier bins: max_lag bins give the same gradients
+        context = max_lag if is_stateful(model) else default_context(model)
+    context = min(int(context), max_context)
     if not 1 <= max_lag <= context:
         raise SpikebridgeConfigError(f"max_lag must be in 1..{context}, got {max_lag}")
     mask = np.asarray(unit_mask, dtype=bool)
     real = np.flatnonzero(mask)
     starts = window_starts(raster.shape[0], context, n_windows)
+    runner = WindowRunner(model, raster, mask, columns)  # padding columns are silent already
     was_training = model.training
     model.eval()
     total = torch.zeros(max_lag, n_units, n_units)
+    method = method or ("spike" if is_stateful(model) else "gradient")
+    if method not in METHODS:
+        raise SpikebridgeConfigError(f"influence method must be one of {', '.join(METHODS)}, got {method!r}")
+    units = torch.from_numpy(real)
     for i in range(0, len(starts), batch_size):
-        x = torch.from_numpy(
-            np.stack([raster[s : s + context] for s in starts[i : i + batch_size]]).astype(np.float32)
-        )  # (B, T, N)
-        total += _window_jacobian(model, x, real, max_lag)
+        batch = starts[i : i + batch_size]
+        x = runner.windows(batch, context)  # (B, T, N)
+        if method == "gradient":
+            total += _window_jacobian(runner, x, batch, real, max_lag)
+        else:
+            effect, _ = spike_effects(runner, x, batch, units, max_lag)  # (B, L, U, N)
+            total[:, units] += effect.sum(0)
     model.train(was_training)
     lagged = (total / len(starts)).numpy().astype(np.float64)  # (L, N, N)
     lagged[:, ~mask, :] = np.nan
     lagged[:, :, ~mask] = np.nan
     off = _pair_mask(mask)
     profile = np.array([np.abs(lag[off]).mean() for lag in lagged])
-    return InfluenceResult(lagged.sum(0), lagged, profile, int(profile.argmax() + 1), context, len(starts))
+    return InfluenceResult(lagged.sum(0), lagged, profile, int(profile.argmax() + 1), context, len(starts),
+                           method=method)  # fmt: skip
 
 
 def _pair_mask(valid: np.ndarray) -> np.ndarray:

@@ -73,8 +73,8 @@ def explain_cmd(
     n_boot: int = typer.Option(200, help="Block-bootstrap resamples."),
     seed: int = typer.Option(0),
     profile: str = typer.Option("quick", help="Shipped mode: profile of the models fitted or reused."),
-    loss: str = typer.Option(
-        "dice", help="Shipped mode: loss of the transformer explained (dice, the paper's)."
+    models: str = typer.Option(
+        "paper-dice,bridge-bce", help="Shipped mode: comma-separated models explained (fitted or reused)."
     ),
     cross: bool = typer.Option(False, help="Shipped mode: also explain each model on the other recordings."),
     executor: str = typer.Option("local", help="Shipped mode: local (a process per core) | ray | inline."),
@@ -96,7 +96,7 @@ def explain_cmd(
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     if checkpoint is None:
-        section = _shipped(cfg, out, data_root, profile, loss, cross, executor)
+        section = _shipped(cfg, out, data_root, profile, models, cross, executor)
     else:
         section = _single(checkpoint, recording, cfg, out, data_root, train_recording)
     from spikebridge.report.blocks import Report
@@ -111,21 +111,23 @@ def explain_cmd(
 
 def _single(checkpoint, recording, cfg, out, data_root, train_recording):
     from spikebridge.experiments.explain import run_explain
-    from spikebridge.report.explain import explain_section, explain_tables, write_explain
+    from spikebridge.report.explain import explain_section, explain_tables, report_stem, write_explain
 
     report = run_explain(
         checkpoint, recording, cfg, out, data_root, train_recording, console.print, progress=True
     )
-    paths = write_explain(report, out, f"{report.source}__{report.target}")
+    paths = write_explain(report, out, report_stem(report))
     print_tables(f"{report.label}: {report.source} -> {report.target}", report.notes, explain_tables(report))
     return explain_section(report, paths)
 
 
-def _shipped(cfg, out, data_root, profile, loss, cross, executor):
+def _shipped(cfg, out, data_root, profile, models, cross, executor):
     from spikebridge.experiments.explain_study import explain_shipped
+    from spikebridge.experiments.zoo import parse_models
     from spikebridge.report.explain import explain_tables, shipped_section, shipped_tables, write_shipped
 
-    shipped = explain_shipped(cfg, out, data_root, profile=profile, log=console.print, loss=loss, cross=cross,
+    names = tuple(spec.name for spec in parse_models(models, profile=profile))
+    shipped = explain_shipped(cfg, out, data_root, profile=profile, log=console.print, models=names, cross=cross,
                               executor=executor)  # fmt: skip
     shared, per_report = write_shipped(shipped, out)
     for r in shipped.reports:

@@ -94,7 +94,14 @@ def study_cmd(
         help="Comma-separated models of the matrix (the rate baseline is always added; the evaluations "
         "always compare bridge-bce, paper-dice, paper-focal and the three baselines).",
     ),
-    explain: bool = typer.Option(True, help="Add what the evaluated Dice transformers learned (explain)."),
+    explain: bool = typer.Option(
+        True, help="Add what the evaluated models learned (explain: paper-dice and bridge-bce)."
+    ),
+    explain_refits: bool = typer.Option(
+        False,
+        help="Explain: also re-fit the transformer's ablation variants (attention off, depths 1, 2, 4); "
+        "off in the quick study for time, on in `spikebridge explain`.",
+    ),
     quantformer: bool = typer.Option(
         True, help="Add QuantFormer forecasting on calcium and spike recordings (its quick profile)."
     ),
@@ -145,7 +152,7 @@ def study_cmd(
     if explain:
         stage("explain")
         t0 = time.perf_counter()
-        capabilities.append(_explain(names, root, out, profile))
+        capabilities.append(_explain(names, root, out, profile, explain_refits))
         seconds["explain"] = time.perf_counter() - t0
     if quantformer:
         stage("quantformer")
@@ -215,13 +222,15 @@ def _quantformer(root: Path, out: Path, profile: str, n_boot: int, executor: str
     return quantformer_section(study, out / "quantformer")
 
 
-def _explain(names, root: Path, out: Path, profile: str):
-    """What each evaluated recording's Dice transformer learned, reusing the evaluation's fitted models."""
-    from spikebridge.experiments.explain import ExplainConfig
+def _explain(names, root: Path, out: Path, profile: str, refits: bool):
+    """What each evaluated recording's paper and bridge models learned, reusing the study's fitted models
+    and, on a second run, the stored explanations."""
+    from spikebridge.experiments.explain import ExplainConfig, with_ablations
     from spikebridge.experiments.explain_study import explain_shipped
     from spikebridge.report.explain import shipped_section, write_shipped
 
-    shipped = explain_shipped(ExplainConfig(), out / "explain", root, tuple(names), profile, console.print,
+    cfg = with_ablations(ExplainConfig(), retrain=refits)
+    shipped = explain_shipped(cfg, out / "explain", root, tuple(names), profile, console.print,
                               models_dir=out / "models")  # fmt: skip
     shared, per_report = write_shipped(shipped, out / "explain")
     return shipped_section(shipped, shared, per_report)

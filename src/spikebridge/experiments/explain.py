@@ -100,6 +100,8 @@ class ExplainReport:
     config: dict
     provenance: dict
     notes: tuple[str, ...] = ()
+    importance: Any = None
+    applicability: tuple = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,7 +119,46 @@ class ExplainReport:
             "config": self.config,
             "provenance": self.provenance,
             "notes": list(self.notes),
+            "importance": None if self.importance is None else self.importance.to_dict(),
+            "applicability": [a.to_dict() for a in self.applicability],
         }
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A trained model read on the explained recording.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+    ckpt : Checkpoint
+    target : PreparedRecording
+    key : str
+        The explained recording's key.
+    mask : ndarray ``(N,)`` bool
+        Columns real both in the model's training recording and in the target (the others are
+        neither read nor scored: a training recording's padding columns never learned anything).
+    own : bool
+        The target is the model's training recording (same data hash): per-column parameters apply.
+    """
+
+    model: Any
+    ckpt: Any
+    target: PreparedRecording
+    key: str
+    mask: np.ndarray
+    own: bool
+
+
+def _subject(model, ckpt, checkpoint: Path, target: PreparedRecording, key: str) -> Subject:
+    mask = np.asarray(target.unit_mask, dtype=bool)
+    meta = checkpoint.parent / "model.json"
+    if meta.is_file():
+        stored = json.loads(meta.read_text()).get("unit_mask")
+        if stored is not None and len(stored) == mask.size:
+            mask = mask & np.asarray(stored, dtype=bool)
+    own = not ckpt.data_hash or ckpt.data_hash == target.data_hash()
+    return Subject(model, ckpt, target, key, mask, own)
 
 
 def connection_labels(target: str, prep: PreparedRecording, cfg: ExplainConfig, data_root=None):
@@ -204,6 +245,7 @@ def run_explain(
     ``out_dir / "results.sqlite"`` (run ``"explain"``) unless ``store`` is False (a worker process leaves
     that to its driver). ``progress`` shows progress bars of predictions.
     """
+    from spikebridge.analysis.applicability import applicability
     from spikebridge.analysis.protocol import count_parameters
     from spikebridge.experiments.prepared import get_prepared, recording_key
     from spikebridge.training.checkpoint import load_checkpoint
@@ -220,12 +262,19 @@ def run_explain(
     tkey = recording_key(recording)
     src_name = train_recording or src_name
     log(f"[explain] {label} ({count_parameters(model)} parameters) on {tkey}")
-    sections = _analyse(model, ckpt, target, tkey, cfg, models_dir, data_root, log)
-    source = _train_source(src_name, recording, target, ckpt, prep_cfg, data_root, sections["notes"])
-    ablations = _ablations(model, ckpt, source, target, cfg, models_dir, log, sections["notes"], progress)
+    subject = _subject(model, ckpt, checkpoint, target, tkey)
+    refits = cfg.ablations.retrain and hasattr(model.config, "n_layers")
+    table = applicability(model, subject.own, cfg.ablations.retrain)
+    sections = _analyse(subject, table, cfg, models_dir, data_root, log)
+    source = (
+        _train_source(src_name, recording, target, ckpt, prep_cfg, data_root, sections["notes"])
+        if refits
+        else None
+    )
+    ablations = _ablations(subject, source, cfg, models_dir, log, progress)
     report = ExplainReport(
         label=label,
-        source=recording_key(source.info.name) if source is not None else (src_name or "unknown"),
+        source=recording_key(src_name) if src_name else tkey if subject.own else "unknown",
         target=tkey,
         checkpoint=str(checkpoint),
         n_params=count_parameters(model),
@@ -238,6 +287,8 @@ def run_explain(
         config={**cfg.to_dict(), "model_config": ckpt.model_config, "train_config": ckpt.train_config},
         provenance=_provenance(ckpt, target),
         notes=tuple(sections["notes"]),
+        importance=sections["importance"],
+        applicability=table,
     )
     if store:
         from spikebridge.experiments.explain_store import store_report
@@ -261,28 +312,45 @@ def _provenance(ckpt, target: PreparedRecording) -> dict:
             "target_data_hash": target.data_hash()}  # fmt: skip
 
 
-def _analyse(model, ckpt, target, tkey, cfg, models_dir: Path, data_root, log) -> dict:
-    """Attention, influence (with the GLM baseline) and stationarity on the target."""
+def _analyse(subject: Subject, table, cfg, models_dir: Path, data_root, log) -> dict:
+    """Attention, input importance, influence (with the GLM baseline) and stationarity on the target."""
     from spikebridge.analysis.attention import analyse_attention
-    from spikebridge.analysis.glm_coupling import glm_coupling
-    from spikebridge.analysis.influence import connection_auc, influence_matrix
-    from spikebridge.analysis.protocol import attention_layers
+    from spikebridge.analysis.importance import input_importance
     from spikebridge.analysis.stationarity import adf_population
-    from spikebridge.experiments.explain_fits import cached_glm
     from spikebridge.training.losses import get_loss
 
-    out: dict[str, Any] = {"attention": None, "glm": (), "notes": []}
-    test, mask = target.test.data, target.unit_mask
+    applies = {row.analysis: row for row in table}
+    model, ckpt, target = subject.model, subject.ckpt, subject.target
+    out: dict[str, Any] = {"attention": None, "glm": (), "notes": [], "influence": None, "connections": ""}
+    test, mask = target.test.data, subject.mask
     loss = ckpt.train_config.get("loss", "dice")
-    if attention_layers(model):
+    loss_fn = get_loss(loss, **ckpt.train_config.get("loss_kwargs", {}))
+    if applies["attention maps and lag profile"].applies:
         log("  attention maps, lag profile, gradient and attention-weighted importance")
-        loss_fn = get_loss(loss, **ckpt.train_config.get("loss_kwargs", {}))
         out["attention"] = analyse_attention(model, test, mask, loss_fn, loss, cfg.attention_context,
-                                             cfg.attention_windows)  # fmt: skip
-    else:
-        out["notes"].append("the model has no attention: attention maps and importance are not defined")
+                                             cfg.attention_windows, columns=subject.own)  # fmt: skip
+    log("  input-gradient importance of the past bins")
+    out["importance"] = input_importance(model, test, mask, loss_fn, loss, cfg.influence_context,
+                                         cfg.attention_windows, cfg.max_lag, columns=subject.own)  # fmt: skip
+    if applies["influence vs connections"].applies:
+        _influence(subject, cfg, models_dir, data_root, log, out)
+    full = np.concatenate([target.fit.data, target.val.data, target.test.data])  # (T, N) analysed window
+    out["adf"] = adf_population(
+        full, target.unit_mask, target.fit.bin_size, subject.key, target.info.preparation, cfg.adf_bins_ms
+    )
+    return out
+
+
+def _influence(subject: Subject, cfg, models_dir: Path, data_root, log, out: dict) -> None:
+    """Influence of every unit on every unit, scored with the coupled GLM against known connections."""
+    from spikebridge.analysis.glm_coupling import glm_coupling
+    from spikebridge.analysis.influence import connection_auc, influence_matrix
+    from spikebridge.experiments.explain_fits import cached_glm
+
+    target, tkey, mask = subject.target, subject.key, subject.mask
     log("  influence of every unit's recent input on every unit's next-bin logit")
-    infl = influence_matrix(model, test, mask, cfg.influence_context, cfg.influence_windows, cfg.max_lag)
+    infl = influence_matrix(subject.model, target.test.data, mask, cfg.influence_context, cfg.influence_windows,
+                            cfg.max_lag, columns=subject.own)  # fmt: skip
     labels, source = connection_labels(tkey, target, cfg, data_root)
     if labels is not None:
         infl = infl.with_scores(connection_auc(infl.matrix, labels, mask, "model influence"))
@@ -293,14 +361,9 @@ def _analyse(model, ckpt, target, tkey, cfg, models_dir: Path, data_root, log) -
     else:
         out["notes"].append(f"{tkey} has no known connections: influence is not scored")
     out["influence"], out["connections"] = infl, source
-    full = np.concatenate([target.fit.data, target.val.data, target.test.data])  # (T, N) analysed window
-    out["adf"] = adf_population(
-        full, mask, target.fit.bin_size, tkey, target.info.preparation, cfg.adf_bins_ms
-    )
-    return out
 
 
-def _ablations(model, ckpt, source, target, cfg, models_dir: Path, log, notes: list, progress: bool) -> list:
+def _ablations(subject: Subject, source, cfg, models_dir: Path, log, progress: bool) -> list:
     from spikebridge.experiments.explain_ablations import (
         inference_ablations,
         make_row,
@@ -312,16 +375,15 @@ def _ablations(model, ckpt, source, target, cfg, models_dir: Path, log, notes: l
     from spikebridge.training.fit import TrainConfig
     from spikebridge.training.predict import predict_proba
 
-    settings = cfg.ablations
+    settings, model, ckpt, target = cfg.ablations, subject.model, subject.ckpt, subject.target
     log("  intact model on the test part")
-    intact = score(
-        lambda r: predict_proba(model, r, progress=progress), target, settings.n_boot, settings.seed
-    )
+    intact = score(lambda r: predict_proba(model, r, progress=progress, unit_mask=subject.mask, columns=subject.own),
+                   target, settings.n_boot, settings.seed, unit_mask=subject.mask)  # fmt: skip
     rows = [make_row("intact", "intact", "test part", intact)]
     if cfg.inference_ablations:
         log(f"  attention off at inference; recent inputs shuffled at {settings.n_queries} query bins")
-        rows += inference_ablations(model, target, intact, settings, progress)
-    if settings.retrain and source is not None:
+        rows += inference_ablations(model, target, intact, settings, progress, subject.mask, subject.own)
+    if source is not None:
         mc = SpikeTransformerConfig.from_dict(ckpt.model_config)
         tc = TrainConfig.from_dict(ckpt.train_config)
         root = models_dir / recording_key(source.info.name) / "ablations"

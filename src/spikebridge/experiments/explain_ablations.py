@@ -74,7 +74,8 @@ class AblationSettings:
     n_queries : int
         Query bins of the shuffle ablations, spread evenly over the test part.
     context : int or None
-        Bins each shuffled prediction reads (None: the model's ``max_context``, the paper's "window").
+        Bins each shuffled prediction reads (None: the model's ``max_context``, the paper's "window";
+        256 bins for a stateful model, which also carries the intact state from before the window).
     fractions : tuple of float
         Shares of the most recent context shuffled across units, each in (0, 1].
     retrain : bool
@@ -131,33 +132,50 @@ def _num(x) -> float | None:
 
 
 def inference_ablations(
-    model, target: PreparedRecording, intact, settings: AblationSettings, progress: bool = False
+    model,
+    target: PreparedRecording,
+    intact,
+    settings: AblationSettings,
+    progress: bool = False,
+    unit_mask: np.ndarray | None = None,
+    columns: bool = True,
 ) -> list[AblationRow]:
-    """Attention switched off (whole test part) and the input shuffles (query bins)."""
+    """Attention switched off (whole test part) and the input shuffles (query bins).
+
+    ``unit_mask`` (default: the target's real units) is the set of columns read and scored;
+    ``columns``: a stateful model's per-column parameters apply (the target is its training recording).
+    """
     from spikebridge.analysis.ablations import query_bins, query_predictions
-    from spikebridge.analysis.protocol import attention_layers, attention_switched_off
+    from spikebridge.analysis.protocol import (
+        attention_layers,
+        attention_switched_off,
+        default_context,
+        is_stateful,
+    )
     from spikebridge.evaluation.metrics import evaluate_predictions
     from spikebridge.experiments.scoring import score
     from spikebridge.training.predict import predict_proba
 
+    mask = np.asarray(target.unit_mask if unit_mask is None else unit_mask, dtype=bool)
     rows = []
     if attention_layers(model):
 
         def predict_off(raster):
             with attention_switched_off(model):
-                return predict_proba(model, raster, progress=progress)
+                return predict_proba(model, raster, progress=progress, unit_mask=mask, columns=columns)
 
-        off = score(predict_off, target, n_boot=settings.n_boot, seed=settings.seed)
+        off = score(predict_off, target, n_boot=settings.n_boot, seed=settings.seed, unit_mask=mask)
         rows.append(make_row("attention off (inference)", "inference", "test part", off, intact, "intact"))
-    test, mask = target.test.data, target.unit_mask
-    context = settings.context or model.config.max_context
+    test = target.test.data
+    context = settings.context or (default_context(model) if is_stateful(model) else model.config.max_context)
     queries = query_bins(test.shape[0], context, settings.n_queries)
     targets = test[queries + 1]
     block = max(1, int(round(1000 * queries.size / test.shape[0])))  # about 1 s of recording per block
     scoring = f"{queries.size} query bins"
     reference = None
     for fraction in (0.0, *settings.fractions):
-        probs = query_predictions(model, test, queries, mask, context, fraction, seed=settings.seed)
+        probs = query_predictions(model, test, queries, mask, context, fraction, seed=settings.seed,
+                                  columns=columns)  # fmt: skip
         res = evaluate_predictions(probs, targets, mask, target.train_rates, threshold=intact.threshold,
                                    calibration="none", n_boot=settings.n_boot, block_len=block,
                                    seed=settings.seed)  # fmt: skip

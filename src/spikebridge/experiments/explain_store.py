@@ -2,7 +2,9 @@
 
 Metric names
 ------------
-``attention_peak_lag[_L{k}]`` (bins), ``corr_{matrix}_{axis}_{rate}[_L{k}]`` (mean r across windows) and
+``attention_peak_lag[_L{k}]`` (bins), ``input_importance_peak_lag`` (bins) and
+``corr_input_importance_time_input`` (mean r of input-gradient importance with the input rate) with
+``..._p``, ``corr_{matrix}_{axis}_{rate}[_L{k}]`` (mean r across windows) and
 ``..._p`` (its two-sided p), ``influence_peak_lag``, ``influence_auc_{kind}``, ``glm_coupling_auc_{kind}``,
 ``ablation_{condition}_{metric}`` with the 95% interval and ``ablation_{condition}_unit_auc_p``,
 ``adf_stat_{bin}ms`` and ``adf_p_{bin}ms``. Layer suffixes appear for layers after the first.
@@ -30,6 +32,11 @@ def report_rows(report, data_hash: str) -> list[ResultRow]:
             for c in layer.correlations:
                 name = "corr_" + c.label.replace("|", "_")
                 rows += [(f"{name}{sfx}", c.mean_r), (f"{name}_p{sfx}", c.p_value)]
+    imp = getattr(report, "importance", None)
+    if imp is not None:
+        c = imp.rate_correlation
+        rows += [("input_importance_peak_lag", imp.peak_lag), ("corr_input_importance_time_input", c.mean_r),
+                 ("corr_input_importance_time_input_p", c.p_value)]  # fmt: skip
     if report.influence is not None:
         rows.append(("influence_peak_lag", report.influence.peak_lag))
     for s in (*(report.influence.scores if report.influence else ()), *report.glm_scores):

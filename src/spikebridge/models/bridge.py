@@ -225,9 +225,12 @@ class BridgeModel(nn.Module):
             "population": zeros(batch_size, c.prefix, len(c.population_taus) + 1),
         }
 
-    @torch.no_grad()
     def features(self, x: torch.Tensor, state: State, unit_mask: torch.Tensor) -> tuple[dict, State]:
         """Causal features of a block of bins following ``state``.
+
+        Differentiable in ``x`` (the traces and exact lags; the time-since-spike categories are a
+        step function of ``x``), so input gradients reach the raster (influence, importance); no graph
+        is built when ``x`` does not require a gradient.
 
         Parameters
         ----------

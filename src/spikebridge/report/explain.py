@@ -46,14 +46,40 @@ def statistics_csv(report) -> str:
     return buf.getvalue()
 
 
+def report_stem(report) -> str:
+    """File stem of one explanation: model label, training and explained recordings."""
+    return f"{report.label}__{report.source}__{report.target}"
+
+
+def _reuse(manifest: Path, document: Path, text: str) -> dict[str, Path] | None:
+    """The paths listed in ``manifest`` when ``document`` already holds ``text`` and every path exists."""
+    if not (manifest.is_file() and document.is_file()) or document.read_text() != text:
+        return None
+    paths = {k: Path(v) for k, v in json.loads(manifest.read_text()).items()}
+    return paths if all(p.is_file() for p in paths.values()) else None
+
+
+def _write_manifest(manifest: Path, paths: dict[str, Path]) -> None:
+    write_text_atomic(manifest, json.dumps({k: str(v) for k, v in paths.items()}, indent=1))
+
+
 def write_explain(report, out: Path, stem: str) -> dict[str, Path]:
-    """Write ``explain_{stem}.json`` and the figures under ``out/figures``; returns name -> path."""
+    """Write ``explain_{stem}.json`` and the figures under ``out/figures``; returns name -> path.
+
+    When the folder already holds this very explanation (same JSON) with every file listed in its
+    ``explain_{stem}.files.json``, nothing is redrawn.
+    """
     from spikebridge.viz import explain as viz
 
     out = Path(out)
     figs = out / "figures"
     paths: dict[str, Path] = {"json": out / f"explain_{stem}.json", "table": out / f"explain_{stem}.csv"}
-    write_text_atomic(paths["json"], json.dumps(report.to_dict(), indent=1, default=str))
+    text = json.dumps(report.to_dict(), indent=1, default=str)
+    manifest = out / f"explain_{stem}.files.json"
+    reused = _reuse(manifest, paths["json"], text)
+    if reused is not None:
+        return reused
+    write_text_atomic(paths["json"], text)
     write_text_atomic(paths["table"], statistics_csv(report))
     title = f"{report.label}: {report.source} -> {report.target}"
     if report.attention is not None:
@@ -66,7 +92,7 @@ def write_explain(report, out: Path, stem: str) -> dict[str, Path]:
             write_text_atomic(paths[f"{key}_html"], page.to_html(include_plotlyjs=True, full_html=True))
         tests = {report.target: list(report.attention.layers[0].correlations)}
         paths["correlations"] = _save(viz.plot_correlations(tests), figs / f"correlations_{stem}.png")
-    paths["lag_profiles"] = _save(viz.plot_lag_profiles(report.attention, report.influence, title),
+    paths["lag_profiles"] = _save(viz.plot_lag_profiles(report.attention, report.influence, title, report.importance),
                                   figs / f"lag_profiles_{stem}.png")  # fmt: skip
     if report.influence is not None and (report.influence.scores or report.glm_scores):
         paths["influence"] = _save(viz.plot_influence(report.influence, report.glm_scores, title),
@@ -74,6 +100,7 @@ def write_explain(report, out: Path, stem: str) -> dict[str, Path]:
     if report.ablations:
         paths["ablations"] = _save(viz.plot_ablations(list(report.ablations), title=title),
                                    figs / f"ablations_{stem}.png")  # fmt: skip
+    _write_manifest(manifest, paths)
     return paths
 
 
@@ -82,7 +109,8 @@ ABLATION_HEADER = ("condition", "scored on", "parameters", "pooled ROC-AUC", "pe
                    "median per-unit AUC change", "p (paired Wilcoxon, two-sided)", "note")  # fmt: skip
 FIGURE_CAPTIONS = {
     "correlations": "Mean correlation of A and W with firing rates (* two-sided p < 0.01 across windows)",
-    "lag_profiles": "Mean attention (and W, scaled) against the lag from the diagonal; influence per lag",
+    "lag_profiles": "Mean attention (and W, scaled) against the lag from the diagonal; input-gradient importance "
+    "and influence per lag",
     "influence": "Model influence [pre, post] and ROC-AUC against the known connections, beside the GLM",
     "ablations": "Per-unit ROC-AUC of the intact model and every ablation, with 95% intervals",
 }
@@ -117,9 +145,37 @@ def _ablation_row(row) -> tuple:
     return (*cells, _fmt(test.get("effect"), 4), _p(test.get("p_value")), row.note)
 
 
+def _applicability_table(report) -> Table:
+    rows = tuple((a.analysis, "yes" if a.applies else "no", a.reason) for a in report.applicability)
+    return Table(f"Analyses of {report.label} and why some do not apply", ("analysis", "run", "why"), rows)
+
+
+def _importance_table(report) -> Table:
+    imp, c = report.importance, report.importance.rate_correlation
+    peaks = (
+        []
+        if report.attention is not None
+        else [("model influence", report.influence.peak_lag)]
+        if report.influence
+        else []
+    )
+    rows = (("input-gradient importance", imp.peak_lag),) + tuple(peaks)
+    cells = tuple((name, lag, _fmt(c.mean_r) if i == 0 else "-", _p(c.p_value) if i == 0 else "-", c.n if i == 0 else "-")
+                  for i, (name, lag) in enumerate(rows))  # fmt: skip
+    note = ("Importance of a past bin: summed |loss gradient| at its units' inputs for the prediction of the bin "
+            "after the window; r: per-window Pearson with the bins' input rate, Fisher z, two-sided t-test "
+            "across windows.",)  # fmt: skip
+    return Table("Input-gradient lag profile (lag 1 = the most recent input bin)",
+                 ("profile", "peak lag (bins)", "r with input rate", "p (two-sided)", "windows"), cells, notes=note)  # fmt: skip
+
+
 def explain_tables(report) -> list[Table]:
-    """The tables of one explanation (lag peaks, correlations, influence, ablations, stationarity)."""
-    tables = _attention_tables(report) if report.attention is not None else []
+    """The tables of one explanation (which analyses apply, lag peaks, correlations, influence, ablations,
+    stationarity)."""
+    tables = [_applicability_table(report)] if report.applicability else []
+    tables += _attention_tables(report) if report.attention is not None else []
+    if report.importance is not None:
+        tables.append(_importance_table(report))
     scores = [*(report.influence.scores if report.influence else ()), *report.glm_scores]
     if scores:
         rows = tuple((s.method, s.kind, _fmt(s.auc), s.n_positive, s.n_negative) for s in scores)
@@ -161,7 +217,7 @@ def explain_section(report, figures: dict[str, Path]) -> Section:
         fig = plot_attention_interactive(layer, "mean attention A and attention-weighted importance W", 0)
         blocks.append(Plotly.from_figure(fig, "Interactive mean maps of the first layer", height=420))
     title = f"{report.label}: {report.source} -> {report.target}"
-    return Section(_anchor(f"explain-{report.source}-{report.target}"), title, tuple(blocks))
+    return Section(_anchor(f"explain-{report.label}-{report.source}-{report.target}"), title, tuple(blocks))
 
 
 def write_shipped(shipped, out: Path) -> tuple[dict, dict[str, dict[str, Path]]]:
@@ -169,18 +225,22 @@ def write_shipped(shipped, out: Path) -> tuple[dict, dict[str, dict[str, Path]]]
     from spikebridge.viz import explain as viz
 
     out = Path(out)
-    per_report = {
-        f"{r.source}__{r.target}": write_explain(r, out, f"{r.source}__{r.target}") for r in shipped.reports
-    }
+    per_report = {report_stem(r): write_explain(r, out, report_stem(r)) for r in shipped.reports}
     shared: dict[str, Path] = {"json": out / "explain_summary.json"}
-    write_text_atomic(shared["json"], json.dumps(shipped.to_dict(), indent=1, default=str))
-    tests = {r.target: list(r.attention.layers[0].correlations) for r in shipped.reports
+    text = json.dumps(shipped.to_dict(), indent=1, default=str)
+    manifest = out / "explain_summary.files.json"
+    reused = _reuse(manifest, shared["json"], text)
+    if reused is not None:
+        return reused, per_report
+    write_text_atomic(shared["json"], text)
+    tests = {f"{r.label}: {r.target}": list(r.attention.layers[0].correlations) for r in shipped.reports
              if r.attention is not None and r.source == r.target}  # fmt: skip
     if tests:
         shared["correlations"] = _save(viz.plot_correlations(tests), out / "figures" / "correlations_all.png")
     if shipped.stationarity:
         shared["stationarity"] = _save(viz.plot_stationarity(list(shipped.stationarity)),
                                        out / "figures" / "stationarity.png")  # fmt: skip
+    _write_manifest(manifest, shared)
     return shared, per_report
 
 
@@ -209,12 +269,13 @@ def shipped_tables(shipped) -> list[Table]:
 
 def shipped_section(shipped, shared: dict[str, Path], per_report: dict) -> Section:
     """The study report's "what the model learned" section: shared tables and one subsection per model."""
-    intro = ("The seed paper's Fig. 4 analyses on each evaluated recording's model (test part), with the checks "
-             "the paper could not make: influence against known connections and the planted-lag simulator "
-             "behind the tests. Definitions: spikebridge.analysis.")  # fmt: skip
+    intro = ("The seed paper's Fig. 4 analyses on each evaluated recording's models (test part): the paper's "
+             "transformer and spikebridge's bridge model, each with a table of the analyses that apply to it; with "
+             "the checks the paper could not make: influence against known connections and the planted-lag "
+             "simulator behind the tests. Definitions: spikebridge.analysis.")  # fmt: skip
     blocks: list = [Paragraph(intro), *shipped_tables(shipped)]
     captions = {"correlations": "Correlations with firing rates, one bar per recording",
                 "stationarity": "ADF statistic of every recording (filled: p < 0.05)"}  # fmt: skip
     blocks += [Figure.from_path(shared[k], c) for k, c in captions.items() if k in shared]
-    subs = tuple(explain_section(r, per_report[f"{r.source}__{r.target}"]) for r in shipped.reports)
+    subs = tuple(explain_section(r, per_report[report_stem(r)]) for r in shipped.reports)
     return Section("explain", "What the model learned", tuple(blocks), subs)

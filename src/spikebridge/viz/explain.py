@@ -45,16 +45,21 @@ def plot_attention_maps(layer, title: str = "", max_heads: int = 4):
     return fig
 
 
-def plot_lag_profiles(analysis, influence=None, title: str = ""):
-    """Mean attention (and W, influence) against the lag from the diagonal, with the peak marked.
+def plot_lag_profiles(analysis, influence=None, title: str = "", importance=None):
+    """Mean attention (and W, influence, input-gradient importance) against the lag, with the peak marked.
 
     Parameters
     ----------
     analysis : AttentionAnalysis or None
     influence : InfluenceResult, optional
+    importance : InputImportance, optional
     """
     plt = _mpl()
-    n = (len(analysis.layers) if analysis is not None else 0) + (influence is not None)
+    n = (
+        (len(analysis.layers) if analysis is not None else 0)
+        + (influence is not None)
+        + (importance is not None)
+    )
     fig, axes = plt.subplots(1, max(n, 1), figsize=(4.2 * max(n, 1), 3.2), squeeze=False)
     axes = axes[0]
     for ax, layer in zip(axes, analysis.layers if analysis is not None else (), strict=False):
@@ -72,6 +77,16 @@ def plot_lag_profiles(analysis, influence=None, title: str = ""):
         ax.axvline(layer.peak_lag, color="C3", ls=":", lw=1, label=f"peak lag {layer.peak_lag}")
         ax.set(
             xlabel="lag (bins before the predicted bin)", ylabel="mean weight", title=f"layer {layer.layer}"
+        )
+        ax.legend(fontsize=7)
+    if importance is not None:
+        ax = axes[-1 - (influence is not None)]
+        mean, sem = importance.profile, importance.profile_sem
+        ax.fill_between(importance.lags, mean - sem, mean + sem, color="C4", alpha=0.25, lw=0)
+        ax.plot(importance.lags, mean, "C4-o", ms=3, label="mean +/- SEM over windows")
+        ax.axvline(importance.peak_lag, color="C3", ls=":", lw=1, label=f"peak lag {importance.peak_lag}")
+        ax.set(
+            xlabel="lag (bins)", ylabel="sum over units |d loss / d input|", title="input-gradient importance"
         )
         ax.legend(fontsize=7)
     if influence is not None:
