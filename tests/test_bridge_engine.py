@@ -60,7 +60,9 @@ def test_anchoring_holds_the_slow_traces_and_only_them():
     )
     np.testing.assert_array_equal(engine.state["pop_traces"][:, slow_pop], before["pop_traces"][:, slow_pop])
     assert not np.allclose(engine.state["unit_traces"][:, ~slow_unit], before["unit_traces"][:, ~slow_unit])
-    assert engine.state["seen"].tolist() == [325.0, 325.0]
+    np.testing.assert_array_equal(engine.state["unit_norm"][:, slow_unit], before["unit_norm"][:, slow_unit])
+    assert not np.allclose(engine.state["unit_norm"][:, ~slow_unit], before["unit_norm"][:, ~slow_unit])
+    assert engine.held == 325
 
 
 def test_anchoring_changes_generation_only_when_asked_and_needs_the_bridge_engine():

@@ -47,39 +47,46 @@ def _np(t) -> np.ndarray:
 
 
 class _Weights:
-    """The bridge model's parameters and buffers as float32 numpy arrays (LayerNorms kept explicit)."""
+    """The bridge model's weights in numpy (float32), rearranged so that a step needs few operations.
+
+    LayerNorm gains and biases are folded into the following linear maps and the GELU's ``1/sqrt(2)``
+    into the feed-forward maps (:func:`spikebridge.training.engines._layer_norm_folded`); the three
+    products of the population context ``c`` (the time-since-spike table, the own-rate weights, the
+    per-column gain plus the own-rate bias) are one matrix ``c @ ctx_out``.
+    """
 
     def __init__(self, model) -> None:
+        from spikebridge.training.engines import _layer_norm_folded
+
         c = model.config
         self.columns = bool(c.columns)
         self.unit_decay, self.pop_decay = _np(model.unit_decay), _np(model.pop_decay)  # (Ku,), (Kp,)
         self.since_edges = _np(model.since_edges)
-        self.own_mean, self.own_scale = _np(model.own_mean), _np(model.own_scale)  # (Ku,)
+        self.own_mean, self.own_scale = _np(model.own_mean)[:, None], _np(model.own_scale)[:, None]  # (Ku, 1)
         self.pop_mean, self.pop_scale = _np(model.pop_mean), _np(model.pop_scale)  # (Kp+1,)
         self.w_pop_in, self.b_pop_in = _np(model.pop_in.weight).T, _np(model.pop_in.bias)  # (Kp+1, D)
-        norm, lin1, lin2 = model.ff[0], model.ff[1], model.ff[3]
-        self.ff_norm = (_np(norm.weight), _np(norm.bias), float(norm.eps))
-        self.w_ff1, self.b_ff1 = _np(lin1.weight).T, _np(lin1.bias)  # (D, F)
-        self.w_ff2, self.b_ff2 = _np(lin2.weight).T, _np(lin2.bias)  # (F, D)
-        self.out_norm = (_np(model.norm.weight), _np(model.norm.bias), float(model.norm.eps))
-        self.w_ctx, self.b_ctx = _np(model.context.weight).T, _np(model.context.bias)  # (D, R)
+        self.eps_ff, self.eps_out = float(model.ff[0].eps), float(model.norm.eps)
+        root_half = np.float32(1.0 / np.sqrt(2.0))
+        self.w_ff1, self.b_ff1 = _layer_norm_folded(model.ff[0], model.ff[1])  # (D, F), (F,)
+        self.w_ff1 *= root_half
+        self.b_ff1 *= root_half
+        self.w_ff2, self.b_ff2 = _np(model.ff[3].weight).T * root_half, _np(model.ff[3].bias)  # (F, D)
+        self.w_ctx, self.b_ctx = _layer_norm_folded(model.norm, model.context)  # (D, R), (R,)
         self.b_ctx = self.b_ctx + _np(model.first)
-        self.since_table = _np(model.since_table).T  # (R, S)
-        self.w_own, self.b_own = _np(model.own.weight), _np(model.own.bias)  # (R, Ku), (R,)
+        self.mean_op = np.full((self.w_pop_in.shape[1], 1), 1.0 / self.w_pop_in.shape[1], np.float32)
+        n, n_since, n_own = c.n_units, len(c.since_edges) + 1, len(c.unit_taus)
+        gain = _np(model.column_gain).T if self.columns else np.zeros((c.rank, n), np.float32)  # (R, N)
+        gain = gain + _np(model.own.bias)[:, None]
+        self.ctx_out = np.concatenate([_np(model.since_table).T, _np(model.own.weight), gain], 1)
+        self.splits = (n_since, n_since + n_own)  # ctx_out columns: since table | own weights | gain
         self.bias = float(model.bias.detach())
         if self.columns:
-            self.coupling = _np(model.coupling.weight).T  # (G*N, N), rows: lag 0 then the traces
+            weight = _np(model.coupling.weight).T  # (G*N, N), rows: lag 0, then the traces
+            self.coupling_now, self.coupling_traces = weight[:n], weight[n:]
             self.column_since = _np(model.column_since)  # (S, N)
             self.column_own = _np(model.column_own).T  # (Ku, N)
-            self.column_bias = _np(model.column_bias)  # (N,)
-            self.column_gain = _np(model.column_gain).T  # (R, N)
+            self.bias = self.bias + _np(model.column_bias)  # (N,)
         self.coupling_index = model.coupling_index.cpu().numpy().copy()
-
-
-def _layer_norm(h: np.ndarray, params: tuple[np.ndarray, np.ndarray, float]) -> np.ndarray:
-    gain, shift, eps = params
-    centred = h - h.mean(-1, keepdims=True)
-    return centred / np.sqrt((centred * centred).mean(-1, keepdims=True) + eps) * gain + shift
 
 
 class BridgeNumpyEngine:
@@ -112,8 +119,15 @@ class BridgeNumpyEngine:
         taus = np.asarray(model.config.unit_taus), np.asarray(model.config.population_taus)
         big = np.inf if anchor_tau is None else anchor_tau
         self.anchored_unit, self.anchored_pop = taus[0] >= big, taus[1] >= big  # (Ku,), (Kp,) bool
+        held_u, held_p = self.anchored_unit, self.anchored_pop
+        self.recurrence = (
+            np.where(held_u, 1.0, self.w.unit_decay).astype(np.float32),  # decay: 1 when anchored
+            (~held_u).astype(np.float32),  # weight of a new spike: 0 when anchored
+            np.where(held_p, 1.0, self.w.pop_decay).astype(np.float32),
+            (~held_p).astype(np.float32),
+        )
+        self.units = np.arange(self.n_units)
         self.state: dict[str, np.ndarray] = {}
-        self.anchor: dict[str, np.ndarray] = {}
         self.held = 0
 
     def start(self, window: np.ndarray) -> np.ndarray | None:
@@ -128,54 +142,54 @@ class BridgeNumpyEngine:
             for a in range(0, self.held, PREFILL_CHUNK):
                 out, state = self.model.run(x[:, a : a + PREFILL_CHUNK], state)
                 logits = out[:, -1]
-        self.state = {k: state[k].numpy().copy() for k in ("unit_traces", "pop_traces", "since", "seen")}
-        self.anchor = {
-            "unit": self.state["unit_traces"][:, self.anchored_unit].copy(),  # (B, Ka, N)
-            "pop": self.state["pop_traces"][:, self.anchored_pop].copy(),  # (B, Kpa, 1)
-        }
+        self.state = {k: state[k].numpy().copy() for k in ("unit_traces", "pop_traces", "since")}
+        seen = state["seen"].numpy()[:, None].astype(np.float64)  # (B, 1) bins read
+        for name, decay in (("unit_norm", self.w.unit_decay), ("pop_norm", self.w.pop_decay)):
+            a = decay.astype(np.float64)[None]
+            self.state[name] = ((1 - a**seen) / (1 - a)).astype(np.float32)  # (B, K) weights summed so far
+        self.rows = np.arange(x.shape[0])[:, None]  # (B, 1)
         return None if logits is None else logits.float().numpy()
 
     def advance(self, x_t: np.ndarray) -> np.ndarray:
-        """Append one bin ``(B, N)``; logits ``(B, N)`` of the bin after it."""
-        w, s = self.w, self.state
+        """Append one bin ``(B, N)``; logits ``(B, N)`` of the bin after it.
+
+        Anchored traces and their normalisations are multiplied by 1 and receive no spike, so they keep
+        their values after ``start`` exactly.
+        """
+        s = self.state
         x = np.asarray(x_t, dtype=np.float32)  # (B, N)
-        s["unit_traces"] = w.unit_decay[None, :, None] * s["unit_traces"] + x[:, None, :]  # (B, Ku, N)
+        unit_decay, unit_in, pop_decay, pop_in = self.recurrence
+        s["unit_traces"] *= unit_decay[:, None]
+        s["unit_traces"] += unit_in[:, None] * x[:, None, :]  # (B, Ku, N)
+        s["unit_norm"] = s["unit_norm"] * unit_decay + unit_in  # (B, Ku)
         fraction = (x @ self.unit_mask)[:, None] / max(float(self.unit_mask.sum()), 1.0)  # (B, 1)
-        s["pop_traces"] = w.pop_decay[None, :, None] * s["pop_traces"] + fraction[:, None, :]  # (B, Kp, 1)
-        if self.anchored_unit.any():
-            s["unit_traces"][:, self.anchored_unit] = self.anchor["unit"]
-        if self.anchored_pop.any():
-            s["pop_traces"][:, self.anchored_pop] = self.anchor["pop"]
-        s["since"] = np.where(x > 0, 0.0, np.minimum(s["since"] + 1.0, 1e7)).astype(np.float32)
-        s["seen"] = s["seen"] + 1.0
+        s["pop_traces"] = s["pop_traces"] * pop_decay[:, None] + pop_in[:, None] * fraction[:, None, :]
+        s["pop_norm"] = s["pop_norm"] * pop_decay + pop_in  # (B, Kp)
+        s["since"] = np.where(x > 0, np.float32(0.0), np.minimum(s["since"] + 1.0, np.float32(1e7)))
         self.held += 1
         return self._logits(x, fraction)
 
     def _logits(self, x: np.ndarray, fraction: np.ndarray) -> np.ndarray:
         """Logits ``(B, N)`` of the next bin from the current bin ``x`` ``(B, N)`` and the state."""
-        w, s = self.w, self.state
-        seen = s["seen"][:, None]  # (B, 1)
-        pop_norm = (1 - w.pop_decay[None] ** seen) / (1 - w.pop_decay[None])  # (B, Kp)
-        rates = np.concatenate([fraction, s["pop_traces"][..., 0] / pop_norm], -1)  # (B, Kp+1)
-        population = (np.log(rates + 1e-5) - w.pop_mean) / w.pop_scale
-        h = population @ w.w_pop_in + w.b_pop_in  # (B, D)
-        z = _layer_norm(h, w.ff_norm) @ w.w_ff1 + w.b_ff1  # (B, F)
-        from scipy.special import erf
+        from spikebridge.training.engines import _gelu_scaled, _norm_linear
 
-        h = h + (0.5 * z * (1.0 + erf(z / np.sqrt(2.0)))) @ w.w_ff2 + w.b_ff2
-        context = _layer_norm(h, w.out_norm) @ w.w_ctx + w.b_ctx  # (B, R)
-        unit_norm = (1 - w.unit_decay[None] ** seen) / (1 - w.unit_decay[None])  # (B, Ku)
-        own = (np.log(s["unit_traces"] / unit_norm[..., None] + 1e-4) - w.own_mean[:, None]) / w.own_scale[
-            :, None
-        ]  # (B, Ku, N)
+        w, s = self.w, self.state
+        rates = np.concatenate([fraction, s["pop_traces"][..., 0] / s["pop_norm"]], -1)  # (B, Kp+1)
+        h = ((np.log(rates + 1e-5) - w.pop_mean) / w.pop_scale) @ w.w_pop_in + w.b_pop_in  # (B, D)
+        h = h + _gelu_scaled(_norm_linear(h, w.mean_op, w.w_ff1, w.b_ff1, w.eps_ff)) @ w.w_ff2 + w.b_ff2
+        context = _norm_linear(h, w.mean_op, w.w_ctx, w.b_ctx, w.eps_out)  # (B, R)
+        out = context @ w.ctx_out  # (B, S + Ku + N): since table | own-rate weights | gain
+        per_since, own_w, gain = (
+            out[:, : w.splits[0]],
+            out[:, w.splits[0] : w.splits[1]],
+            out[:, w.splits[1] :],
+        )
+        own = np.log(s["unit_traces"] / s["unit_norm"][..., None] + 1e-4)  # (B, Ku, N) log rates
+        own = (own - w.own_mean) / w.own_scale
         since = np.searchsorted(w.since_edges, s["since"] + 1.0, side="left")  # (B, N) categories
-        per_since = context @ w.since_table  # (B, S)
-        logits = np.take_along_axis(per_since, since, 1)  # (B, N)
-        logits += np.einsum("bkn,bk->bn", own, context @ w.w_own) + (context @ w.b_own)[:, None] + w.bias
+        own_w = own_w[:, :, None] + w.column_own if w.columns else own_w[:, :, None]  # (B, Ku, N)
+        logits = per_since[self.rows, since] + gain + w.bias + (own * own_w).sum(1)
         if w.columns:
-            b = since.shape[0]
-            traces = s["unit_traces"][:, w.coupling_index]  # (B, G-1, N)
-            history = np.concatenate([x[:, None], traces], 1).reshape(b, -1)  # (B, G*N), lag 0 first
-            logits += history @ w.coupling + w.column_since[since, np.arange(self.n_units)]
-            logits += np.einsum("bkn,kn->bn", own, w.column_own) + w.column_bias + context @ w.column_gain
+            traces = s["unit_traces"][:, w.coupling_index].reshape(x.shape[0], -1)  # (B, (G-1)*N)
+            logits += x @ w.coupling_now + traces @ w.coupling_traces + w.column_since[since, self.units]
         return logits.astype(np.float32)
