@@ -1,23 +1,30 @@
 """Real-time factor of free-running generation: simulated seconds per wall-clock second, one trial.
 
-128 units at 1 ms bins, for the quick and the paper profile of the spike transformer (random weights:
-the arithmetic does not depend on them), with three step engines measured side by side in one run:
+128 units at 1 ms bins (random weights: the arithmetic does not depend on them), measured side by side
+in one run for three models:
 
-- ``recompute``: no cache, the whole window is run through the model at every bin (what generation
-  did before the cache);
-- ``torch``: the model's key/value cache (``init_state`` / ``step``);
-- ``numpy``: the same cache with the weights copied into numpy arrays (the default engine).
+- ``bridge-quick``: spikebridge's bridge model, quick profile (the study's default model);
+- ``paper-quick`` and ``paper-paper``: the paper's spike transformer, quick and paper profiles.
 
-Every engine uses the same sliding context (re-encode the last ``context / 2`` bins when full), so each
-prediction sees between ``context / 2`` and ``context`` bins. Cached engines run at least one full
-slide cycle; the recompute engine runs ``--recompute-steps`` bins from a full window (its cost per
-bin falls between the window's half and full length). The machine's load average is printed: on a
-shared machine the wall-clock factor shrinks with the load; "per CPU s" divides by the CPU time this
-process got instead (all its threads summed), an estimate of the factor on an idle machine.
+Each with and without its cache:
+
+- with the cache: the bridge model's recurrent state (traces, time since spike) stepped in numpy
+  (``numpy``, the default engine) or through torch (``torch``); the transformer's key/value cache in
+  numpy (``numpy``, default) or torch (``torch``);
+- ``recompute`` (no cache): the whole held window is run through the model at every bin. The
+  transformer's window is its context (re-encode the last ``context / 2`` bins when full); the bridge
+  model has no window limit, so it recomputes over ``--bridge-window`` bins (default 1024, its 1 s
+  trace scale), sliding the same way.
+
+Cached engines run at least one full slide cycle (the bridge model: ``--bridge-steps`` bins after a
+warm-up prefix); recompute runs ``--recompute-steps`` bins from a full window. The machine's load
+average is printed: on a shared machine the wall-clock factor shrinks with the load; "per CPU s"
+divides by the CPU time this process got instead (all threads summed), an estimate of the factor on
+an idle machine. Targets: quick models >= 10, paper profile >= 1.
 
 Usage::
 
-    python benchmarks/bench_generate.py [--threads 2] [--profiles quick,paper]
+    python benchmarks/bench_generate.py [--models bridge-quick,paper-quick,paper-paper]
 """
 
 from __future__ import annotations
@@ -28,55 +35,74 @@ import time
 
 import numpy as np
 
-TARGETS = {"quick": 10.0, "paper": 1.0}
+TARGETS = {"bridge-quick": 10.0, "paper-quick": 10.0, "paper-paper": 1.0}
 
 
-def _time(model, engine: str, n_steps: int, prefix: np.ndarray) -> tuple[float, float]:
+def _time(model, engine: str, n_steps: int, prefix: np.ndarray, context: int | None) -> tuple[float, float]:
     """Simulated seconds (1 ms bins) per wall-clock second and per CPU second of this process."""
     from spikebridge.training.generate import generate
 
-    generate(model, prefix, 64, engine=engine)  # warm-up: allocations, first calls
+    generate(model, prefix, 64, engine=engine, context=context)  # warm-up: allocations, first calls
     start, cpu = time.perf_counter(), time.process_time()
-    generate(model, prefix, n_steps, engine=engine)
+    generate(model, prefix, n_steps, engine=engine, context=context)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     return n_steps * 1e-3 / wall, n_steps * 1e-3 / cpu
+
+
+def _model(name: str, bridge_window: int):
+    """(model, window of the recompute engine, context of the cached engines) of a benchmark name."""
+    from spikebridge.models.bridge import BridgeModel
+    from spikebridge.models.bridge_config import BridgeConfig
+    from spikebridge.models.spike_transformer import SpikeTransformer, SpikeTransformerConfig
+
+    arch, profile = name.split("-")
+    if arch == "bridge":
+        return BridgeModel(BridgeConfig.profile(profile)).eval(), bridge_window, None
+    model = SpikeTransformer(SpikeTransformerConfig.profile(profile)).eval()
+    return model, model.config.max_context, model.config.max_context
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--profiles", default="quick,paper")
+    parser.add_argument("--models", default="bridge-quick,paper-quick,paper-paper")
     parser.add_argument("--recompute-steps", type=int, default=100)
+    parser.add_argument("--bridge-steps", type=int, default=5000)
+    parser.add_argument("--bridge-window", type=int, default=1024)
     parser.add_argument("--engines", default="recompute,torch,numpy")
     args = parser.parse_args()
     import torch
-
-    from spikebridge.models.spike_transformer import SpikeTransformer, SpikeTransformerConfig
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print(f"threads {args.threads}; load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     print(
-        f"{'profile':<8} {'engine':<10} {'context':>7} {'bins':>6} {'real-time factor':>17} {'per CPU s':>10}"
+        f"{'model':<12} {'engine':<10} {'window':>7} {'bins':>6} {'real-time factor':>17} {'per CPU s':>10}"
     )
-    for profile in args.profiles.split(","):
-        model = SpikeTransformer(SpikeTransformerConfig.profile(profile)).eval()
-        context = model.config.max_context
-        prefix = np.random.default_rng(0).random((context, 128)) < 0.02
-        cycle = 2 * context + 64  # covers two re-encodings
+    summary = []
+    for name in args.models.split(","):
+        model, window, context = _model(name, args.bridge_window)
+        prefix = np.random.default_rng(0).random((window, 128)) < 0.02
         rtf = {}
         for engine in args.engines.split(","):
-            n = args.recompute_steps if engine == "recompute" else cycle
-            rtf[engine], per_cpu = _time(model, engine, n, prefix)
-            print(f"{profile:<8} {engine:<10} {context:>7} {n:>6} {rtf[engine]:>17.3f} {per_cpu:>10.3f}")
-        if len(rtf) < 3:
-            continue
+            n = (
+                args.recompute_steps
+                if engine == "recompute"
+                else (context and 2 * context + 64) or args.bridge_steps
+            )
+            rtf[engine], per_cpu = _time(
+                model, engine, n, prefix, window if engine == "recompute" else context
+            )
+            label = window if engine == "recompute" else context or "-"
+            print(f"{name:<12} {engine:<10} {label:>7} {n:>6} {rtf[engine]:>17.3f} {per_cpu:>10.3f}")
+        if len(rtf) == 3:
+            summary.append((name, rtf))
+    for name, rtf in summary:
         best = max(rtf["torch"], rtf["numpy"])
-        verdict = "meets" if best >= TARGETS[profile] else "misses"
+        verdict = "meets" if best >= TARGETS[name] else "misses"
         print(
-            f"{profile:<8} cache / no cache: torch x{rtf['torch'] / rtf['recompute']:.1f}, numpy "
-            f"x{rtf['numpy'] / rtf['recompute']:.1f}; numpy / torch x{rtf['numpy'] / rtf['torch']:.2f}; "
-            f"best {best:.2f} {verdict} the target {TARGETS[profile]:g}"
+            f"{name:<12} with cache {best:.2f} (numpy {rtf['numpy']:.2f}, torch {rtf['torch']:.2f}), without "
+            f"{rtf['recompute']:.3f}: cache x{best / rtf['recompute']:.0f}; {verdict} the target {TARGETS[name]:g}"
         )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 

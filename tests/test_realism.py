@@ -176,3 +176,17 @@ def test_report_section_holds_the_table_figures_and_notes(tmp_path):
     assert "not significantly closer to real activity" in run.blocks[2].text
     page = render_report(Report("r", (section,)))
     assert "other: no realism." in page and "a note" in page and "data:image/png;base64," in page
+
+
+def test_ks_statistic_equals_scipys_on_tied_integer_samples():
+    from scipy.stats import ks_2samp
+
+    from spikebridge.evaluation.realism import ks_statistic
+
+    rng = np.random.default_rng(7)
+    for n, m in [(1, 1), (5, 300), (2000, 1500)]:
+        a, b = rng.geometric(0.05, n), rng.geometric(0.08, m)  # ISIs in bins: many ties
+        # scipy's exact mode rounds the statistic to a multiple of 1 / lcm(n, m): equal to float rounding
+        assert ks_statistic(a, b) == pytest.approx(ks_2samp(a, b).statistic, abs=1e-12)
+    assert ks_statistic(np.array([3, 3, 4]), np.array([3, 3, 4])) == 0.0
+    assert ks_statistic(np.array([1, 2]), np.array([5, 6])) == 1.0

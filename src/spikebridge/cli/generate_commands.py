@@ -25,6 +25,12 @@ def generate_cmd(
         None, help="Bins between re-encodings once the context is full (default context/2)."
     ),
     engine: str = typer.Option("auto", help="auto | numpy | torch | recompute"),
+    anchor_tau: float = typer.Option(
+        None,
+        "--anchor-tau",
+        help="Bridge models: hold traces of time constants >= this many bins at their values after the "
+        "prefix (rate anchoring; the study uses 1000). Default: off.",
+    ),
     out: Path = typer.Option(..., "--out", help="Output file: .nwb (NWB Units) or .mat (asdf)."),
     data_root: Path = DATA_ROOT,
 ) -> None:
@@ -35,7 +41,9 @@ def generate_cmd(
     from spikebridge.io.generated import generated_format, write_generated
 
     generated_format(Path(out))  # refuse an unsupported suffix before any work
-    request = GenerationRequest(str(checkpoint), prefix, seconds, trials, temperature, seed, chunk, engine)
+    request = GenerationRequest(
+        str(checkpoint), prefix, seconds, trials, temperature, seed, chunk, engine, anchor_tau
+    )
     start = time.perf_counter()
     gen = generate_recording(request, data_root=data_root, progress=True)
     seconds_taken = time.perf_counter() - start

@@ -237,42 +237,55 @@ def _explain(names, root: Path, out: Path, profile: str, refits: bool):
 
 
 def _realism(names, root: Path, out: Path, profile: str, prep_cfg, seconds: float):
-    """Generate 5 trials from each evaluated recording's bridge model (BCE); compare them with its test part."""
+    """Generate 5 trials from each evaluated recording's bridge model (BCE); compare them with its test part.
+
+    A recording whose checkpoint, data, generation and realism settings are unchanged since the last
+    run with this ``out`` is read back, not recomputed (:mod:`spikebridge.experiments.realism_cache`).
+    """
     from spikebridge.errors import SpikebridgeError
-    from spikebridge.experiments.generation import GenerationRequest, generate_recording
     from spikebridge.experiments.prepared import get_prepared, recording_key
-    from spikebridge.experiments.realism import run_realism
     from spikebridge.experiments.zoo import ModelSpec, fitted_model_dir
-    from spikebridge.io.generated import read_generated, write_generated
-    from spikebridge.report.realism import realism_section, write_realism
+    from spikebridge.report.realism import realism_section
 
     results, notes = [], []
     for name in names:
         key = recording_key(name)
         ckpt = fitted_model_dir(out, key, ModelSpec("bridge", "bce", profile=profile)) / "best.ckpt"
-        span = min(seconds, get_prepared(name, prep_cfg, data_root=root)[0].test.duration / 2)
+        prep = get_prepared(name, prep_cfg, data_root=root)[0]
+        span = min(seconds, prep.test.duration / 2)
         if not ckpt.is_file() or span < 4.0:
             notes.append(
                 f"{key}: no realism ({'no BCE model' if not ckpt.is_file() else 'test part under 8 s'})."
             )
             continue
-        console.print(f"[bold]realism[/bold] {key}: 5 trials x {span:g} s")
         try:
-            gen = generate_recording(GenerationRequest(str(ckpt), name, span, trials=5), root, progress=True)
-            path = write_generated(gen, out / "realism" / f"generated_{key}.nwb")
-            result = run_realism(
-                read_generated(path),
-                name,
-                out / "realism",
-                root,
-                log=console.print,
-                models_dir=out,
-            )  # fmt: skip; scored on the file as written
+            results.append(_realism_one(name, key, ckpt, prep.data_hash(), span, root, out))
         except SpikebridgeError as exc:
             notes.append(f"{key}: no realism ({exc}).")
-            continue
-        results.append((result, write_realism(result, out / "realism")[1:]))
     return realism_section(results, tuple(notes))
+
+
+def _realism_one(name: str, key: str, ckpt: Path, data_hash: str, span: float, root: Path, out: Path):
+    """(result, figure paths) of one recording's realism run, read back when its key is unchanged."""
+    from spikebridge.experiments.generation import DEFAULT_ANCHOR_TAU, GenerationRequest, generate_recording
+    from spikebridge.experiments.realism import run_realism
+    from spikebridge.experiments.realism_cache import load_cached, realism_key, store_cached
+    from spikebridge.io.generated import read_generated, write_generated
+    from spikebridge.report.realism import write_realism
+
+    folder = out / "realism"
+    request = GenerationRequest(str(ckpt), name, span, trials=5, anchor_tau=DEFAULT_ANCHOR_TAU)
+    cached = load_cached(folder, key, realism_key(request, data_hash, out, key))
+    if cached is not None:
+        console.print(f"[bold]realism[/bold] {key}: unchanged, read back from {folder}")
+        return cached
+    console.print(f"[bold]realism[/bold] {key}: 5 trials x {span:g} s")
+    gen = generate_recording(request, root, progress=True)
+    path = write_generated(gen, folder / f"generated_{key}.nwb")
+    result = run_realism(read_generated(path), name, folder, root, log=console.print, models_dir=out)
+    json_path, *figures = write_realism(result, folder)  # scored on the file as written
+    store_cached(folder, key, realism_key(request, data_hash, out, key), json_path, figures)
+    return result, figures
 
 
 def _missing_hashes(names, known: dict, root: Path, prep_cfg) -> dict[str, str]:

@@ -47,7 +47,6 @@ from typing import Any
 
 import numpy as np
 from scipy.signal import fftconvolve, welch
-from scipy.stats import ks_2samp
 
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 
@@ -186,12 +185,25 @@ def cross_correlogram(raster: np.ndarray, i: int, j: int, max_lag: int) -> np.nd
     return coincid / (pi * pj) - 1.0
 
 
+def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sample Kolmogorov-Smirnov statistic ``max |F_a - F_b|`` of two non-empty samples.
+
+    The statistic of :func:`scipy.stats.ks_2samp`, without its exact p-value (the realism distances
+    use the statistic only; the exact p-value of two samples of thousands of ISIs cost 20 ms each).
+    """
+    a, b = np.sort(a), np.sort(b)
+    both = np.concatenate([a, b])
+    cdf_a = np.searchsorted(a, both, side="right") / a.size
+    cdf_b = np.searchsorted(b, both, side="right") / b.size
+    return float(np.max(np.abs(cdf_a - cdf_b)))
+
+
 def _ks_mean(a: RasterStats, r: RasterStats, min_spikes: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-unit ISI KS statistic (NaN for non-eligible units) and per-unit |CV difference|."""
     ks = np.full(r.rates.size, np.nan)
     for u in range(r.rates.size):
         if min(a.n_spikes[u], r.n_spikes[u]) >= min_spikes:
-            ks[u] = ks_2samp(a.isis[u], r.isis[u]).statistic
+            ks[u] = ks_statistic(a.isis[u], r.isis[u])
     cv = np.where(np.isfinite(ks), np.abs(a.cv - r.cv), np.nan)
     return ks, cv
 
@@ -240,7 +252,7 @@ def compare(
     }
     for b in config.corr_bins_ms:
         out[f"corr_{b}ms"] = _upper_corr(candidate.corr[int(b)], reference.corr[int(b)])
-    out["poprate_ks"] = float(ks_2samp(candidate.pop_counts, reference.pop_counts).statistic)
+    out["poprate_ks"] = ks_statistic(candidate.pop_counts, reference.pop_counts)
     out["psd_db"] = _psd_distance(candidate, reference, config)
     out["ccg_rmse"] = _ccg_distance(candidate, reference, config)
     for name, values in per_unit.items():

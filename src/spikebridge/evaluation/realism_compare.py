@@ -44,6 +44,11 @@ def _num(x: Any) -> Any:
     return x
 
 
+def _float(x: Any) -> float:
+    """Inverse of :func:`_num` for a float: None (written for NaN or infinity) reads back as NaN."""
+    return float("nan") if x is None else float(x)
+
+
 @dataclass(frozen=True)
 class CandidateRealism:
     """One candidate's distances from the reference.
@@ -80,6 +85,14 @@ class CandidateRealism:
             "per_unit": {k: [_num(x) for x in v] for k, v in self.per_unit.items()},
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CandidateRealism:
+        """Inverse of :meth:`to_dict` (None values read back as NaN)."""
+        floats = lambda d: {k: _float(v) for k, v in d.items()}  # noqa: E731
+        lists = lambda d: {k: [_float(x) for x in v] for k, v in d.items()}  # noqa: E731
+        return cls(data["name"], data["role"], int(data["n_trials"]), floats(data["mean"]),
+                   floats(data["sd"]), lists(data["per_trial"]), lists(data["per_unit"]))  # fmt: skip
+
 
 @dataclass(frozen=True)
 class MetricVerdict:
@@ -99,6 +112,14 @@ class MetricVerdict:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: _num(getattr(self, k)) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MetricVerdict:
+        """Inverse of :meth:`to_dict`."""
+        nums = {k: _float(data[k]) for k in ("model", "floor", "ceiling", "gap_closed")}
+        p = data["p_value"]
+        return cls(data["metric"], test=data["test"], p_value=None if p is None else float(p),
+                   verdict=data["verdict"], **nums)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -137,7 +158,7 @@ class RealismAssessment:
     config: dict[str, Any]
     candidates: dict[str, CandidateRealism]
     verdicts: list[MetricVerdict]
-    figures: RealismFigures
+    figures: RealismFigures | None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -149,6 +170,14 @@ class RealismAssessment:
             "candidates": {k: c.to_dict() for k, c in self.candidates.items()},
             "verdicts": [v.to_dict() for v in self.verdicts],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RealismAssessment:
+        """Inverse of :meth:`to_dict`; ``figures`` is None (the figures' numbers are not stored)."""
+        candidates = {k: CandidateRealism.from_dict(c) for k, c in data["candidates"].items()}
+        verdicts = [MetricVerdict.from_dict(v) for v in data["verdicts"]]
+        return cls(data["reference"], data["ceiling"], float(data["duration_s"]), int(data["n_units"]),
+                   dict(data["config"]), candidates, verdicts, None)  # fmt: skip
 
 
 def _summarise(name: str, role: str, rows: list[tuple[dict, dict]]) -> CandidateRealism:

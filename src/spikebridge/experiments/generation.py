@@ -25,6 +25,9 @@ from spikebridge.provenance import git_commit
 STATEFUL_PREFIX_BINS = (
     20_000  # real bins read before generating with a stateful model (its long traces warm up)
 )
+# Rate anchoring of bridge models (spikebridge.training.bridge_engine): traces of 1 s and slower are the
+# model's estimates of each unit's (and the population's) current rate, held at the prefix's values.
+DEFAULT_ANCHOR_TAU = 1000.0
 
 
 def prefix_bins(prep: PreparedRecording, n_bins: int) -> np.ndarray:
@@ -35,7 +38,11 @@ def prefix_bins(prep: PreparedRecording, n_bins: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """What to generate: ``trials`` x ``seconds`` from ``checkpoint`` after a prefix of ``prefix``."""
+    """What to generate: ``trials`` x ``seconds`` from ``checkpoint`` after a prefix of ``prefix``.
+
+    ``anchor_tau`` turns on rate anchoring (bridge models only; see
+    :mod:`spikebridge.training.bridge_engine` and :data:`DEFAULT_ANCHOR_TAU`).
+    """
 
     checkpoint: str
     prefix: str
@@ -45,6 +52,7 @@ class GenerationRequest:
     seed: int = 0
     chunk: int | None = None
     engine: str = "auto"
+    anchor_tau: float | None = None
 
     def __post_init__(self) -> None:
         from spikebridge.training.engines import ENGINES
@@ -54,7 +62,7 @@ class GenerationRequest:
             raise SpikebridgeConfigError(f"seconds must be positive, got {self.seconds!r}")
         if self.engine not in ENGINES:
             raise SpikebridgeConfigError(f"engine must be one of {ENGINES}, got {self.engine!r}")
-        GenerateConfig(1, self.trials, self.temperature, self.seed, self.chunk, self.engine)  # validates
+        GenerateConfig(1, self.trials, self.temperature, self.seed, self.chunk, self.engine, self.anchor_tau)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -103,7 +111,7 @@ def generate_recording(
     prefix = prefix_bins(prep, context)
     run = generate(
         model, prefix, n_steps, request.trials, request.temperature, request.seed, prep.unit_mask,
-        request.chunk, request.engine, progress=progress,
+        request.chunk, request.engine, progress=progress, anchor_tau=request.anchor_tau,
     )  # fmt: skip
     provenance = {
         **_model_provenance(checkpoint),
@@ -118,6 +126,7 @@ def generate_recording(
         "context": run.context,
         "chunk": run.chunk,
         "engine": request.engine,
+        "anchor_tau": request.anchor_tau,
         "package_version": __version__,
         "git_commit": git_commit(),
     }

@@ -62,6 +62,12 @@ class RealismResult:
             **self.assessment.to_dict(),
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RealismResult:
+        """Inverse of :meth:`to_dict` (the assessment without its figures' numbers)."""
+        return cls(data["model"], data["source"], data["target"], data["generated_file"],
+                   RealismAssessment.from_dict(data), tuple(data["notes"]), dict(data["provenance"]))  # fmt: skip
+
 
 def split_reference(prep: PreparedRecording, n_bins: int) -> tuple[np.ndarray, np.ndarray, str, str]:
     """Reference (last ``n_bins`` of the test part) and ceiling stretch (first ``n_bins``), with labels."""

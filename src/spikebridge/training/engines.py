@@ -284,25 +284,35 @@ class NumpyEngine:
         return heads.reshape(batch, d) @ layer.w_out + layer.b_out  # (B, D)
 
 
-def make_engine(model: Any, kind: str = "auto", context: int | None = None):
+def make_engine(model: Any, kind: str = "auto", context: int | None = None, anchor_tau: float | None = None):
     """The step engine ``kind`` for ``model``.
 
-    ``"auto"``: :class:`NumpyEngine` for a :class:`SpikeTransformer`, else :class:`TorchCacheEngine`
-    when the model has ``init_state``/``step``, else :class:`RecomputeEngine`.
+    ``"auto"``: :class:`NumpyEngine` for a :class:`SpikeTransformer`, the numpy bridge engine
+    (:mod:`spikebridge.training.bridge_engine`) for a bridge model it supports, else
+    :class:`TorchCacheEngine` when the model has ``init_state``/``step``, else :class:`RecomputeEngine`.
+    ``anchor_tau`` (rate anchoring) needs the numpy bridge engine.
     """
     if kind not in ENGINES:
         raise SpikebridgeConfigError(f"engine must be one of {ENGINES}, got {kind!r}")
     from spikebridge.models.spike_transformer import SpikeTransformer
+    from spikebridge.training import bridge_engine
 
     if kind == "auto":
-        if isinstance(model, SpikeTransformer):
+        if isinstance(model, SpikeTransformer) or bridge_engine.supports(model):
             kind = "numpy"
         else:
             kind = "torch" if callable(getattr(model, "step", None)) else "recompute"
+    if anchor_tau is not None and not (kind == "numpy" and bridge_engine.supports(model)):
+        raise SpikebridgeConfigError(
+            f"anchor_tau needs the numpy engine of a bridge model, not the {kind} engine of "
+            f"{type(model).__name__}"
+        )
     if kind == "numpy":
+        if bridge_engine.supports(model):
+            return bridge_engine.BridgeNumpyEngine(model, anchor_tau)
         if not isinstance(model, SpikeTransformer):
             raise SpikebridgeConfigError(
-                f"the numpy engine runs a SpikeTransformer, not {type(model).__name__}"
+                f"the numpy engine runs a SpikeTransformer or a bridge model, not {type(model).__name__}"
             )
         return NumpyEngine(model, context)
     return TorchCacheEngine(model, context) if kind == "torch" else RecomputeEngine(model, context)

@@ -55,6 +55,9 @@ class GenerateConfig:
         Bins appended between two re-encodings once the context is full (default ``context // 2``).
     engine : {"auto", "numpy", "torch", "recompute"}
         See :func:`spikebridge.training.engines.make_engine`.
+    anchor_tau : float or None
+        Rate anchoring of a bridge model: traces with time constants ``>= anchor_tau`` bins are held
+        at their values after the prefix (:mod:`spikebridge.training.bridge_engine`). None: off.
     """
 
     n_steps: int
@@ -63,6 +66,7 @@ class GenerateConfig:
     seed: int = 0
     chunk: int | None = None
     engine: str = "auto"
+    anchor_tau: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("n_steps", "trials"):
@@ -75,6 +79,10 @@ class GenerateConfig:
             raise SpikebridgeConfigError(f"temperature must be positive, got {self.temperature!r}")
         if self.chunk is not None and (not isinstance(self.chunk, int) or self.chunk < 1):
             raise SpikebridgeConfigError(f"chunk must be a positive integer, got {self.chunk!r}")
+        if self.anchor_tau is not None and not (
+            isinstance(self.anchor_tau, int | float) and self.anchor_tau > 0
+        ):
+            raise SpikebridgeConfigError(f"anchor_tau must be positive or None, got {self.anchor_tau!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -229,6 +237,7 @@ def generate(
     context: int | None = None,
     keep_probs: bool = False,
     progress: bool = False,
+    anchor_tau: float | None = None,
 ) -> Generation:
     """Free-running generation from a trained model (see the module docstring).
 
@@ -246,6 +255,8 @@ def generate(
         Most past bins a prediction sees (default: the model's ``max_context``).
     keep_probs, progress
         See :func:`generate_from_engine`.
+    anchor_tau : float, optional
+        Rate anchoring (bridge models; see :class:`GenerateConfig`).
 
     Returns
     -------
@@ -254,6 +265,6 @@ def generate(
     """
     from spikebridge.training.engines import make_engine
 
-    config = GenerateConfig(n_steps, trials, temperature, seed, chunk, engine)
-    runner = make_engine(model, engine, context)
+    config = GenerateConfig(n_steps, trials, temperature, seed, chunk, engine, anchor_tau)
+    runner = make_engine(model, engine, context, anchor_tau)
     return generate_from_engine(runner, prefix, config, unit_mask, keep_probs, progress)
