@@ -70,6 +70,9 @@ class GLMConfig:
         Refit on all training bins with the chosen penalties (warm-started).
     neg_ratio : float
         Non-spike rows kept per spike row (case-control subsampling, intercept-corrected).
+    min_negatives : int
+        Non-spike rows kept at least (all of them if fewer), so that a unit with few spikes still
+        sees the rare states of the network (bursts) in which it stays silent.
     max_rows : int
         Cap on rows per unit (spike rows too beyond half of it).
     min_spikes : int
@@ -92,6 +95,7 @@ class GLMConfig:
     spikes_per_source: int = 20
     refit: bool = True
     neg_ratio: float = 3.0
+    min_negatives: int = 20_000
     max_rows: int = 40_000
     min_spikes: int = 10
     tol: float = 1e-3
@@ -112,6 +116,7 @@ class GLMConfig:
             "max_sources": self.max_sources is None or self.max_sources >= 1,
             "spikes_per_source": self.spikes_per_source >= 1,
             "neg_ratio": self.neg_ratio > 0,
+            "min_negatives": self.min_negatives >= 0,
             "max_rows": self.max_rows >= 4,
             "min_spikes": self.min_spikes >= 1,
             "tol": self.tol > 0,
@@ -147,8 +152,9 @@ def make_glm_config(config: GLMConfig | None = None, **overrides) -> GLMConfig:
     return replace(config, features=features, **{k: v for k, v in overrides.items() if k in top})
 
 
-def _sample(y: np.ndarray, lo: int, hi: int, neg_ratio: float, max_rows: int, rng) -> tuple:
-    """Rows of ``[lo, hi)``: spike rows and a seeded subsample of non-spike rows.
+def _sample(y: np.ndarray, lo: int, hi: int, neg_ratio: float, max_rows: int, rng, min_neg: int = 0) -> tuple:
+    """Rows of ``[lo, hi)``: spike rows and a seeded subsample of non-spike rows (``neg_ratio`` per
+    spike row, at least ``min_neg``, at most ``max_rows`` rows in all).
 
     Returns (rows sorted, kept fraction of spike rows, kept fraction of non-spike rows).
     """
@@ -157,7 +163,7 @@ def _sample(y: np.ndarray, lo: int, hi: int, neg_ratio: float, max_rows: int, rn
     n_pos, n_neg = pos.size, neg.size
     if pos.size > max_rows // 2:
         pos = rng.choice(pos, max_rows // 2, replace=False)
-    n_keep = int(min(neg.size, neg_ratio * max(pos.size, 1), max_rows - pos.size))
+    n_keep = int(min(neg.size, max(neg_ratio * max(pos.size, 1), min_neg), max_rows - pos.size))
     neg = rng.choice(neg, n_keep, replace=False)
     rows = np.sort(np.concatenate([pos, neg]))
     return rows, pos.size / max(n_pos, 1), n_keep / max(n_neg, 1)
@@ -179,7 +185,7 @@ class CoupledGLMBaseline(Baseline):
     """
 
     name = "glm"
-    state_format = 2  # pickles of other formats (earlier implementations) are refused
+    state_format = 3  # pickles of other formats (earlier implementations) are refused
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "state_format": self.state_format}
@@ -215,6 +221,8 @@ class CoupledGLMBaseline(Baseline):
         spikes = train[:, real]  # (T, R)
         self.input_rates_ = spikes.mean(axis=0)  # (R,) starting point of the traces (stationary means)
         feats = self._state().advance(spikes[:-1], self.n_jobs)  # inputs of rows 1..T-1, time last
+        self.shared_range_ = (feats.shared.min(axis=1), feats.shared.max(axis=1))  # (F,) each, raw
+        self.own_range_ = (feats.own.min(axis=2), feats.own.max(axis=2))  # (n_own, R) each, raw
         targets = np.ascontiguousarray(spikes[1:].T)  # (R, T - 1) next-bin spikes
         spec, R = self.glm.features, real.size
         blocks = np.concatenate(
@@ -248,8 +256,8 @@ class CoupledGLMBaseline(Baseline):
         """Fit unit r (a UnitFit on the full-data scale), or None for a constant model.
 
         ``feats.shared`` is bin-major here, (T, F), so that a unit's sampled rows are contiguous copies.
-        One case-control sample of all training rows; its rows before the cut fit, the later ones
-        (the validation bins) choose the penalties, and all of them refit.
+        One case-control sample of all training rows; its rows before the cut fit, every bin after the
+        cut (the validation bins, not subsampled) chooses the penalties, and all sampled rows refit.
         """
         cfg, y = self.glm, targets[r]
         n = y.size
@@ -258,7 +266,9 @@ class CoupledGLMBaseline(Baseline):
         if min(n_fit_spk, cut - n_fit_spk) < cfg.min_spikes or cut == n:
             return None
         rng = np.random.default_rng([self.seed, r])
-        rows, kept_pos, kept_neg = _sample(y, 0, n, cfg.neg_ratio, cfg.max_rows, rng)  # sorted in time
+        rows, kept_pos, kept_neg = _sample(
+            y, 0, n, cfg.neg_ratio, cfg.max_rows, rng, cfg.min_negatives
+        )  # sorted
         cats = feats.categories[r, rows].astype(np.intp)
         own = np.ascontiguousarray(feats.own[:, r, rows].T)  # (n_rows, n_own)
         every = UnitRows(feats.shared[rows], cats, own, offsets[cats].astype(np.float32), y[rows])
@@ -266,7 +276,10 @@ class CoupledGLMBaseline(Baseline):
         weight = np.where(y[rows[k:]], 1.0 / kept_pos, 1.0 / kept_neg)
         groups = np.where(groups == r, -2, groups)  # (F,) the unit's own coupling columns stay out
         shift = np.log(kept_pos) - np.log(kept_neg)
-        return fit_unit(every, k, weight, shift, layout, groups, self._settings(), cfg.refit)
+        val_cats = feats.categories[r, cut:].astype(np.intp)
+        val = UnitRows(feats.shared[cut:], val_cats, np.ascontiguousarray(feats.own[:, r, cut:].T),
+                       offsets[val_cats].astype(np.float32), y[cut:])  # fmt: skip
+        return fit_unit(every, k, weight, shift, layout, groups, self._settings(), cfg.refit, val)
 
     def _settings(self) -> PathSettings:
         c = self.glm
@@ -304,8 +317,23 @@ class CoupledGLMBaseline(Baseline):
     # prediction and simulation
     # ---------------------------------------------------------------------------------------------
 
+    def _guard(self, shared: np.ndarray, own: np.ndarray) -> None:
+        """Clip features, in place, to the range they took on the training bins (time on the last axis).
+
+        A linear model is only checked where its inputs were seen: a network burst larger than any in
+        the training part would otherwise push population and coupling traces, and with them the
+        log-odds, far beyond anything the penalties were chosen on (probabilities of 1 for every unit).
+        """
+        lo, hi = self.shared_range_
+        np.clip(shared, lo.reshape(lo.shape + (1,) * (shared.ndim - 1)),
+                hi.reshape(hi.shape + (1,) * (shared.ndim - 1)), out=shared)  # fmt: skip
+        lo, hi = self.own_range_
+        np.clip(own, lo.reshape(lo.shape + (1,) * (own.ndim - 2)),
+                hi.reshape(hi.shape + (1,) * (own.ndim - 2)), out=own)  # fmt: skip
+
     def _logits(self, feats: Features) -> np.ndarray:
-        """(T, R) log-odds of the next bin from the features of T bins."""
+        """(T, R) log-odds of the next bin from the features of T bins (clipped to the training range)."""
+        self._guard(feats.shared, feats.own)
         z = feats.shared.T @ self.coef_shared_.astype(np.float32)  # (T, R)
         cat = np.take_along_axis(self.coef_cat_, feats.categories.T.astype(np.intp), 0)  # (T, R)
         z = z.astype(np.float64) + cat
@@ -333,6 +361,8 @@ class CoupledGLMBaseline(Baseline):
 
     def _sim_proba(self, state: HistoryState) -> np.ndarray:
         shared, cat, own = state.current()  # (F,), (R,), (n_own, R)
+        shared, own = shared.copy(), own.copy()
+        self._guard(shared, own)
         z = shared @ self.coef_shared_ + self.coef_cat_[cat, np.arange(cat.size)]
         z += (own * self.coef_own_).sum(axis=0) + self.intercept_
         out = np.zeros(self.unit_mask_.size)

@@ -264,6 +264,7 @@ def fit_unit(
     groups: np.ndarray,
     settings: PathSettings,
     refit: bool = True,
+    val: UnitRows | None = None,
 ) -> UnitFit:
     """Choose ``own_penalty`` then ``C`` on the validation rows and return the fitted parameters.
 
@@ -291,6 +292,11 @@ def fit_unit(
     settings : PathSettings
     refit : bool
         Refit on all rows with the chosen penalties (warm-started).
+    val : UnitRows, optional
+        Every validation bin (no subsampling; ``val_weight`` is then unused). A case-control sample
+        keeps few of the rare non-spike bins where a weakly penalised model is confidently wrong
+        (network bursts seen by a unit that spikes in few of them), so a loss estimated from it can
+        prefer a model that is catastrophic on the bins it left out; the full bins cannot.
 
     Returns
     -------
@@ -298,11 +304,12 @@ def fit_unit(
         ``theta`` on the full-data scale (the intercept without the sampling shift).
     """
     n = rows.y.size
-    if np.count_nonzero(rows.y[n_fit:]) < settings.min_spikes:  # nothing to choose with
+    val = rows.rows(n_fit, n, val_weight) if val is None else replace(val, weight=None)
+    if np.count_nonzero(val.y) < settings.min_spikes:  # nothing to choose with
         theta = np.zeros(layout.size)
         return UnitFit(theta, 0.0, np.inf, 0)  # the own-history baseline
     obj = _Objective(rows.rows(0, n_fit), layout, np.flatnonzero(groups == -2))
-    val_loss = _ValidationLoss(rows.rows(n_fit, n, val_weight), layout, shift)
+    val_loss = _ValidationLoss(val, layout, shift)
     own_pen, theta = _own_stage(obj, val_loss, shift, settings)
     n_spk = int(np.count_nonzero(obj.rows.y))
     k = n_spk // settings.spikes_per_source  # at most one source per spikes_per_source fit spikes
@@ -312,9 +319,8 @@ def fit_unit(
     rows = replace(rows, shared=np.ascontiguousarray(rows.shared[:, cols]))  # (n, F_kept)
     sub_obj = _Objective(rows.rows(0, n_fit), sub, np.zeros(0, np.intp))
     start = np.concatenate([np.zeros(cols.size), theta[layout.n_shared :]])
-    C, theta = _coupling_stage(
-        sub_obj, _ValidationLoss(rows.rows(n_fit, n, val_weight), sub, shift), own_pen, start, settings
-    )
+    val = replace(val, shared=np.ascontiguousarray(val.shared[:, cols]))  # (n_val, F_kept)
+    C, theta = _coupling_stage(sub_obj, _ValidationLoss(val, sub, shift), own_pen, start, settings)
     evaluations = obj.evaluations + sub_obj.evaluations
     if refit and (C > 0 or not np.isinf(own_pen)):
         final = _Objective(rows, sub, np.zeros(0, np.intp))
