@@ -93,3 +93,17 @@ def test_each_metric_gets_its_own_sentence():
     text = render_results(summary)
     assert "On per-unit ROC-AUC, transformer-bce beats glm (median +0.009, p = 0.003)." in text
     assert "On per-unit bits/spike, transformer-bce loses to glm (median -0.040, p = 0.001)." in text
+
+
+def test_run_time_sentence_names_the_cores_and_every_stage_of_this_run():
+    from spikebridge.cli.study_commands import _stage_minutes
+
+    stages = _stage_minutes({"recordings": 0.0, "evaluations": 30.0, "matrix": 330.0}, 930.0)
+    assert stages == {"recordings": 0.5, "evaluations": 5.0, "matrix": 10.0}
+    summary = {**_tiny_summary(), "minutes": 15.5, "cpu_cores": 2, "stage_minutes": stages}
+    text = render_results(summary)
+    assert (
+        "The run took 15.5 min on 2 CPU cores (minutes per stage: recordings 0.5, evaluations 5.0, "
+        "matrix 10.0)." in text
+    )
+    assert "The run took 12.0 min. " in render_results(_tiny_summary())  # an older summary: no stages

@@ -7,6 +7,7 @@ import re
 import sqlite3
 
 import numpy as np
+import pytest
 
 from conftest import write_asdf_v5
 from spikebridge.cli.main import main
@@ -73,6 +74,8 @@ def test_study_writes_a_report(tmp_path, monkeypatch):
     assert [e["target"] for e in summary["evaluations"]] == ["r0"]
     assert summary["evaluations"][0]["models"]["glm"]["metrics"]["bits_per_spike_nlb_pooled"][0] is not None
     assert summary["matrix"]["proximity"]["model"] == "bridge-bce"
+    assert list(summary["stage_minutes"]) == ["recordings", "evaluations", "matrix", "realism"]
+    assert sum(summary["stage_minutes"].values()) == pytest.approx(summary["minutes"], abs=0.05)
     assert summary["matrix"]["proximity"]["metric"] == "roc_auc_unit_mean"
     text = render_results(summary)
     assert "| bridge-bce |" in text and "On per-unit ROC-AUC, bridge-bce " in text

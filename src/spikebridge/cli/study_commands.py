@@ -181,6 +181,7 @@ def study_cmd(
             matrix_art and matrix_art.stats,
             settings,
             seconds["whole study"] / 60,
+            stage_minutes=_stage_minutes(stage.started, seconds["whole study"]),
         ),
     )
     console.print(
@@ -189,14 +190,27 @@ def study_cmd(
 
 
 def _stages(names: list[str], start: float):
-    """A function that prints "stage k/n: NAME (M min so far)" as each planned stage begins."""
+    """A function that prints "stage k/n: NAME (M min so far)" as each planned stage begins.
+
+    ``announce.started`` keeps each stage's start (seconds since ``start``), for
+    :func:`_stage_minutes`.
+    """
 
     def announce(name: str) -> None:
         k = names.index(name) + 1
-        so_far = (time.perf_counter() - start) / 60
-        console.print(f"[bold]stage {k}/{len(names)}: {name}[/bold] ({so_far:.1f} min so far)")
+        so_far = time.perf_counter() - start
+        announce.started[name] = so_far
+        console.print(f"[bold]stage {k}/{len(names)}: {name}[/bold] ({so_far / 60:.1f} min so far)")
 
+    announce.started = {}
     return announce
+
+
+def _stage_minutes(started: dict[str, float], total: float) -> dict[str, float]:
+    """Wall minutes of each stage, from the stages' start times (seconds, in run order) and the total."""
+    names = list(started)
+    ends = [started[n] for n in names[1:]] + [total]
+    return {n: round((end - started[n]) / 60, 2) for n, end in zip(names, ends, strict=True)}
 
 
 def _quantformer(root: Path, out: Path, profile: str, n_boot: int, executor: str = "local", address=None):

@@ -193,6 +193,18 @@ def _proximity(p: dict | None) -> list[str]:
     return [text + "."]
 
 
+def _run_time(summary: dict) -> str:
+    """The run's wall time, with its stages when the summary records them (stages read back from the
+    stores of an earlier run take about no time: the sentence is only the time of this run)."""
+    cores = summary.get("cpu_cores")
+    where = f" on {cores} CPU cores" if cores else ""
+    stages = summary.get("stage_minutes") or {}
+    parts = ", ".join(f"{name} {m:.1f}" for name, m in stages.items())
+    return f"The run took {summary['minutes']:.1f} min{where}" + (
+        f" (minutes per stage: {parts})." if parts else "."
+    )
+
+
 def render_results(summary: dict) -> str:
     """The README's result sections (markdown, without the markers) from a study summary."""
     if summary.get("schema") != 1:
@@ -202,8 +214,8 @@ def render_results(summary: dict) -> str:
     lines = [
         f"Numbers from one run of `spikebridge study` ({s.get('description', '')}profile `{s['profile']}`, "
         f"seed {s['seed']}, {s['n_boot']} bootstrap resamples; spikebridge {summary['package_version']}, "
-        f"commit `{commit}`, {summary['created_at'][:10]}; {summary['minutes']:.0f} min on a machine "
-        "shared with other work). `spikebridge-out/study/report.html` holds the full tables, tests and figures.",
+        f"commit `{commit}`, {summary['created_at'][:10]}). {_run_time(summary)} "
+        "`spikebridge-out/study/report.html` holds the full tables, tests and figures.",
         "",
         "### Within-recording prediction",
         "",

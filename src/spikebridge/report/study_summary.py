@@ -10,6 +10,7 @@ the Table 2 group statistics and the proximity map's model, metric, stress and b
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,12 @@ def matrix_entry(outputs: dict, stats: dict) -> dict[str, Any]:
 
 
 def study_summary(
-    reports: list, matrix_outputs: dict | None, matrix_stats: dict | None, settings: dict, minutes: float
+    reports: list,
+    matrix_outputs: dict | None,
+    matrix_stats: dict | None,
+    settings: dict,
+    minutes: float,
+    stage_minutes: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """The whole study's summary: settings, provenance, evaluations and (optionally) the matrix.
 
@@ -139,6 +145,8 @@ def study_summary(
         The study's options (profile, seed, n_boot, ...).
     minutes : float
         Wall time of the whole study.
+    stage_minutes : dict, optional
+        Wall minutes of each stage of this run, in run order; stored with the machine's CPU count.
     """
     prov = stamp()
     return {
@@ -148,6 +156,8 @@ def study_summary(
         "git_commit": prov["git_commit"],
         "created_at": prov["created_at"],
         "minutes": round(minutes, 1),
+        "stage_minutes": dict(stage_minutes or {}),
+        "cpu_cores": os.cpu_count(),
         "evaluations": [evaluation_entry(r) for r in reports],
         "matrix": None if matrix_outputs is None else matrix_entry(matrix_outputs, matrix_stats),
     }
