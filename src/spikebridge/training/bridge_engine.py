@@ -50,9 +50,12 @@ class _Weights:
     """The bridge model's weights in numpy (float32), rearranged so that a step needs few operations.
 
     LayerNorm gains and biases are folded into the following linear maps and the GELU's ``1/sqrt(2)``
-    into the feed-forward maps (:func:`spikebridge.training.engines._layer_norm_folded`); the three
-    products of the population context ``c`` (the time-since-spike table, the own-rate weights, the
-    per-column gain plus the own-rate bias) are one matrix ``c @ ctx_out``.
+    into the feed-forward maps (:func:`spikebridge.training.engines._layer_norm_folded`); the
+    standardisation of the population log rates into the input map; the three products of the
+    population context ``c`` (the time-since-spike table, the own-rate weights, the per-column gain
+    plus the own-rate bias) are one matrix ``c @ ctx_out``, with the own rates' scales folded into its
+    own-rate columns and their means into its gain columns and the bias. The time-since-spike category
+    of ``s`` bins is ``since_lut[min(s, len(since_lut) - 1)]``.
     """
 
     def __init__(self, model) -> None:
@@ -61,10 +64,14 @@ class _Weights:
         c = model.config
         self.columns = bool(c.columns)
         self.unit_decay, self.pop_decay = _np(model.unit_decay), _np(model.pop_decay)  # (Ku,), (Kp,)
-        self.since_edges = _np(model.since_edges)
-        self.own_mean, self.own_scale = _np(model.own_mean)[:, None], _np(model.own_scale)[:, None]  # (Ku, 1)
-        self.pop_mean, self.pop_scale = _np(model.pop_mean), _np(model.pop_scale)  # (Kp+1,)
-        self.w_pop_in, self.b_pop_in = _np(model.pop_in.weight).T, _np(model.pop_in.bias)  # (Kp+1, D)
+        edges = _np(model.since_edges).astype(np.float64)
+        bins = np.arange(int(np.ceil(edges.max())) + 1, dtype=np.float64)  # 0 .. last edge
+        self.since_lut = np.searchsorted(edges, bins + 1.0, side="left")  # (E+1,) categories
+        own_mean, own_scale = _np(model.own_mean).astype(np.float64), _np(model.own_scale).astype(np.float64)
+        pop_mean, pop_scale = _np(model.pop_mean).astype(np.float64), _np(model.pop_scale).astype(np.float64)
+        w_pop_in = _np(model.pop_in.weight).T.astype(np.float64) / pop_scale[:, None]  # (Kp+1, D)
+        self.w_pop_in = w_pop_in.astype(np.float32)
+        self.b_pop_in = (_np(model.pop_in.bias) - (pop_mean @ w_pop_in)).astype(np.float32)  # (D,)
         self.eps_ff, self.eps_out = float(model.ff[0].eps), float(model.norm.eps)
         root_half = np.float32(1.0 / np.sqrt(2.0))
         self.w_ff1, self.b_ff1 = _layer_norm_folded(model.ff[0], model.ff[1])  # (D, F), (F,)
@@ -77,15 +84,23 @@ class _Weights:
         n, n_since, n_own = c.n_units, len(c.since_edges) + 1, len(c.unit_taus)
         gain = _np(model.column_gain).T if self.columns else np.zeros((c.rank, n), np.float32)  # (R, N)
         gain = gain + _np(model.own.bias)[:, None]
-        self.ctx_out = np.concatenate([_np(model.since_table).T, _np(model.own.weight), gain], 1)
+        own_w = _np(model.own.weight).astype(np.float64)  # (R, Ku)
+        shift = own_mean / own_scale  # (Ku,): standardised rate = log rate / scale - shift
+        gain = gain - (own_w @ shift)[:, None]
+        self.ctx_out = np.concatenate([_np(model.since_table).T, own_w / own_scale, gain], 1).astype(
+            np.float32
+        )
         self.splits = (n_since, n_since + n_own)  # ctx_out columns: since table | own weights | gain
-        self.bias = float(model.bias.detach())
+        bias = np.full(n, float(model.bias.detach()))
+        self.column_own = np.zeros((n_own, n), np.float32)  # (Ku, N), divided by the scales
+        self.coupling = None
         if self.columns:
-            weight = _np(model.coupling.weight).T  # (G*N, N), rows: lag 0, then the traces
-            self.coupling_now, self.coupling_traces = weight[:n], weight[n:]
+            column_own = _np(model.column_own).T.astype(np.float64)  # (Ku, N)
+            self.column_own = (column_own / own_scale[:, None]).astype(np.float32)
+            bias = bias + _np(model.column_bias) - shift @ column_own
+            self.coupling = _np(model.coupling.weight).T  # (G*N, N), rows: lag 0, then the traces
             self.column_since = _np(model.column_since)  # (S, N)
-            self.column_own = _np(model.column_own).T  # (Ku, N)
-            self.bias = self.bias + _np(model.column_bias)  # (N,)
+        self.bias = bias.astype(np.float32)  # (N,)
         self.coupling_index = model.coupling_index.cpu().numpy().copy()
 
 
@@ -126,7 +141,10 @@ class BridgeNumpyEngine:
             np.where(held_p, 1.0, self.w.pop_decay).astype(np.float32),
             (~held_p).astype(np.float32),
         )
-        self.units = np.arange(self.n_units)
+        self.mask_frac = self.unit_mask / max(float(self.unit_mask.sum()), 1.0)  # (N,) mean over real units
+        self.free = not (held_u.any() or held_p.any())
+        g = len(model.config.coupling_taus) + 1
+        self.fused = self.w.columns and np.array_equal(self.w.coupling_index, np.arange(g - 1))
         self.state: dict[str, np.ndarray] = {}
         self.held = 0
 
@@ -142,13 +160,28 @@ class BridgeNumpyEngine:
             for a in range(0, self.held, PREFILL_CHUNK):
                 out, state = self.model.run(x[:, a : a + PREFILL_CHUNK], state)
                 logits = out[:, -1]
-        self.state = {k: state[k].numpy().copy() for k in ("unit_traces", "pop_traces", "since")}
-        seen = state["seen"].numpy()[:, None].astype(np.float64)  # (B, 1) bins read
+        self._set_state({k: state[k].numpy() for k in ("unit_traces", "pop_traces", "since", "seen")})
+        return None if logits is None else logits.float().numpy()
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        """Preallocated step buffers from the torch model's state after a window."""
+        traces = state["unit_traces"]  # (B, Ku, N)
+        batch, n_own, n = traces.shape
+        self.bins = np.zeros((batch, 1 + n_own, n), np.float32)  # (B, 1+Ku, N): current bin, then traces
+        self.bins[:, 1:] = traces
+        seen = state["seen"][:, None].astype(np.float64)  # (B, 1) bins read
+        self.state = {"unit_traces": self.bins[:, 1:], "pop_traces": state["pop_traces"].copy()}
         for name, decay in (("unit_norm", self.w.unit_decay), ("pop_norm", self.w.pop_decay)):
             a = decay.astype(np.float64)[None]
             self.state[name] = ((1 - a**seen) / (1 - a)).astype(np.float32)  # (B, K) weights summed so far
-        self.rows = np.arange(x.shape[0])[:, None]  # (B, 1)
-        return None if logits is None else logits.float().numpy()
+        cap = len(self.w.since_lut) - 1  # every count from the last edge on is the last category
+        self.state["since"] = np.minimum(state["since"], cap).astype(np.intp)  # (B, N) bins, capped
+        self.cap = cap
+        n_since = self.w.splits[0]
+        self.flat_base = (np.arange(batch)[:, None] * n_since * n + np.arange(n)).astype(np.intp)  # (B, N)
+        self.since_flat = self.w.since_lut * n  # (E+1,) offset of a category's row in a (S, N) table
+        self.rates = np.empty((batch, len(self.w.pop_decay) + 1), np.float32)  # (B, Kp+1)
+        self.log_rates = np.empty_like(traces, dtype=np.float32)  # (B, Ku, N)
 
     def advance(self, x_t: np.ndarray) -> np.ndarray:
         """Append one bin ``(B, N)``; logits ``(B, N)`` of the bin after it.
@@ -157,15 +190,28 @@ class BridgeNumpyEngine:
         their values after ``start`` exactly.
         """
         s = self.state
-        x = np.asarray(x_t, dtype=np.float32)  # (B, N)
+        x = self.bins[:, 0]  # (B, N)
+        np.copyto(x, x_t)
         unit_decay, unit_in, pop_decay, pop_in = self.recurrence
-        s["unit_traces"] *= unit_decay[:, None]
-        s["unit_traces"] += unit_in[:, None] * x[:, None, :]  # (B, Ku, N)
-        s["unit_norm"] = s["unit_norm"] * unit_decay + unit_in  # (B, Ku)
-        fraction = (x @ self.unit_mask)[:, None] / max(float(self.unit_mask.sum()), 1.0)  # (B, 1)
-        s["pop_traces"] = s["pop_traces"] * pop_decay[:, None] + pop_in[:, None] * fraction[:, None, :]
-        s["pop_norm"] = s["pop_norm"] * pop_decay + pop_in  # (B, Kp)
-        s["since"] = np.where(x > 0, np.float32(0.0), np.minimum(s["since"] + 1.0, np.float32(1e7)))
+        traces, pop = s["unit_traces"], s["pop_traces"]  # (B, Ku, N), (B, Kp, 1)
+        traces *= unit_decay[:, None]
+        fraction = x @ self.mask_frac  # (B,)
+        if self.free:
+            traces += x[:, None, :]
+            pop *= pop_decay[:, None]
+            pop += fraction[:, None, None]
+        else:
+            traces += unit_in[:, None] * x[:, None, :]
+            pop *= pop_decay[:, None]
+            pop += pop_in[:, None] * fraction[:, None, None]
+        s["unit_norm"] *= unit_decay
+        s["unit_norm"] += unit_in
+        s["pop_norm"] *= pop_decay
+        s["pop_norm"] += pop_in
+        since = s["since"]
+        since += 1
+        np.minimum(since, self.cap, out=since)
+        since *= x == 0
         self.held += 1
         return self._logits(x, fraction)
 
@@ -173,23 +219,35 @@ class BridgeNumpyEngine:
         """Logits ``(B, N)`` of the next bin from the current bin ``x`` ``(B, N)`` and the state."""
         from spikebridge.training.engines import _gelu_scaled, _norm_linear
 
-        w, s = self.w, self.state
-        rates = np.concatenate([fraction, s["pop_traces"][..., 0] / s["pop_norm"]], -1)  # (B, Kp+1)
-        h = ((np.log(rates + 1e-5) - w.pop_mean) / w.pop_scale) @ w.w_pop_in + w.b_pop_in  # (B, D)
-        h = h + _gelu_scaled(_norm_linear(h, w.mean_op, w.w_ff1, w.b_ff1, w.eps_ff)) @ w.w_ff2 + w.b_ff2
+        w, s, rates = self.w, self.state, self.rates
+        rates[:, 0] = fraction
+        np.divide(s["pop_traces"][..., 0], s["pop_norm"], out=rates[:, 1:])  # (B, Kp+1) rates
+        rates += 1e-5
+        np.log(rates, out=rates)
+        h = rates @ w.w_pop_in  # (B, D)
+        h += w.b_pop_in
+        h += _gelu_scaled(_norm_linear(h, w.mean_op, w.w_ff1, w.b_ff1, w.eps_ff)) @ w.w_ff2
+        h += w.b_ff2
         context = _norm_linear(h, w.mean_op, w.w_ctx, w.b_ctx, w.eps_out)  # (B, R)
         out = context @ w.ctx_out  # (B, S + Ku + N): since table | own-rate weights | gain
-        per_since, own_w, gain = (
-            out[:, : w.splits[0]],
-            out[:, w.splits[0] : w.splits[1]],
-            out[:, w.splits[1] :],
-        )
-        own = np.log(s["unit_traces"] / s["unit_norm"][..., None] + 1e-4)  # (B, Ku, N) log rates
-        own = (own - w.own_mean) / w.own_scale
-        since = np.searchsorted(w.since_edges, s["since"] + 1.0, side="left")  # (B, N) categories
-        own_w = own_w[:, :, None] + w.column_own if w.columns else own_w[:, :, None]  # (B, Ku, N)
-        logits = per_since[self.rows, since] + gain + w.bias + (own * own_w).sum(1)
+        a, b = w.splits
+        logits = out[:, b:]  # (B, N) gain, accumulated in place
+        log_rates = self.log_rates  # (B, Ku, N) log own rates (standardised through the weights)
+        np.divide(s["unit_traces"], s["unit_norm"][..., None], out=log_rates)
+        log_rates += 1e-4
+        np.log(log_rates, out=log_rates)
+        log_rates *= out[:, a:b, None] + w.column_own
+        logits += log_rates.sum(1)
+        logits += w.bias
         if w.columns:
-            traces = s["unit_traces"][:, w.coupling_index].reshape(x.shape[0], -1)  # (B, (G-1)*N)
-            logits += x @ w.coupling_now + traces @ w.coupling_traces + w.column_since[since, self.units]
-        return logits.astype(np.float32)
+            table = out[:, :a, None] + w.column_since  # (B, S, N) per category and unit
+            logits += table.ravel().take(self.since_flat[s["since"]] + self.flat_base)
+            if self.fused:
+                g = len(w.coupling_index) + 1
+                logits += self.bins[:, :g].reshape(x.shape[0], -1) @ w.coupling  # (B, G*N): bin, traces
+            else:
+                traces = s["unit_traces"][:, w.coupling_index].reshape(x.shape[0], -1)  # (B, (G-1)*N)
+                logits += np.concatenate([x, traces], 1) @ w.coupling
+        else:
+            logits += out[:, :a].ravel().take(w.since_lut[s["since"]] + self.flat_base // x.shape[1])
+        return logits
