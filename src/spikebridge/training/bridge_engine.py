@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from spikebridge.errors import SpikebridgeConfigError
+from spikebridge.training.engines import _gelu_scaled, _layer_norm_folded, _norm_linear
 
 PREFILL_CHUNK = 4096  # bins of a prefix read by the torch model at once (bounds its memory)
 
@@ -53,14 +54,13 @@ class _Weights:
     into the feed-forward maps (:func:`spikebridge.training.engines._layer_norm_folded`); the
     standardisation of the population log rates into the input map; the three products of the
     population context ``c`` (the time-since-spike table, the own-rate weights, the per-column gain
-    plus the own-rate bias) are one matrix ``c @ ctx_out``, with the own rates' scales folded into its
+    plus the own-rate bias) are one matrix ``c @ ctx_out``, itself folded into the context's map
+    (``w_ctx_out``: the context is never formed), with the own rates' scales folded into its
     own-rate columns and their means into its gain columns and the bias. The time-since-spike category
     of ``s`` bins is ``since_lut[min(s, len(since_lut) - 1)]``.
     """
 
     def __init__(self, model) -> None:
-        from spikebridge.training.engines import _layer_norm_folded
-
         c = model.config
         self.columns = bool(c.columns)
         self.unit_decay, self.pop_decay = _np(model.unit_decay), _np(model.pop_decay)  # (Ku,), (Kp,)
@@ -87,9 +87,9 @@ class _Weights:
         own_w = _np(model.own.weight).astype(np.float64)  # (R, Ku)
         shift = own_mean / own_scale  # (Ku,): standardised rate = log rate / scale - shift
         gain = gain - (own_w @ shift)[:, None]
-        self.ctx_out = np.concatenate([_np(model.since_table).T, own_w / own_scale, gain], 1).astype(
-            np.float32
-        )
+        ctx_out = np.concatenate([_np(model.since_table).T, own_w / own_scale, gain], 1)  # (R, S+Ku+N)
+        self.w_ctx_out = (self.w_ctx.astype(np.float64) @ ctx_out).astype(np.float32)  # (D, S+Ku+N)
+        self.b_ctx_out = (self.b_ctx.astype(np.float64) @ ctx_out).astype(np.float32)
         self.splits = (n_since, n_since + n_own)  # ctx_out columns: since table | own weights | gain
         bias = np.full(n, float(model.bias.detach()))
         self.column_own = np.zeros((n_own, n), np.float32)  # (Ku, N), divided by the scales
@@ -217,8 +217,6 @@ class BridgeNumpyEngine:
 
     def _logits(self, x: np.ndarray, fraction: np.ndarray) -> np.ndarray:
         """Logits ``(B, N)`` of the next bin from the current bin ``x`` ``(B, N)`` and the state."""
-        from spikebridge.training.engines import _gelu_scaled, _norm_linear
-
         w, s, rates = self.w, self.state, self.rates
         rates[:, 0] = fraction
         np.divide(s["pop_traces"][..., 0], s["pop_norm"], out=rates[:, 1:])  # (B, Kp+1) rates
@@ -228,8 +226,7 @@ class BridgeNumpyEngine:
         h += w.b_pop_in
         h += _gelu_scaled(_norm_linear(h, w.mean_op, w.w_ff1, w.b_ff1, w.eps_ff)) @ w.w_ff2
         h += w.b_ff2
-        context = _norm_linear(h, w.mean_op, w.w_ctx, w.b_ctx, w.eps_out)  # (B, R)
-        out = context @ w.ctx_out  # (B, S + Ku + N): since table | own-rate weights | gain
+        out = _norm_linear(h, w.mean_op, w.w_ctx_out, w.b_ctx_out, w.eps_out)  # (B, S+Ku+N), see _Weights
         a, b = w.splits
         logits = out[:, b:]  # (B, N) gain, accumulated in place
         log_rates = self.log_rates  # (B, Ku, N) log own rates (standardised through the weights)

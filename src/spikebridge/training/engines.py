@@ -22,6 +22,7 @@ Three engines compute the same probabilities (tests check it):
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -109,13 +110,14 @@ class TorchCacheEngine:
 def _layer_norm_folded(norm, linear) -> tuple[np.ndarray, np.ndarray]:
     """Fold ``LayerNorm`` gain and bias into the following ``Linear``: ``(W' (D, out), b' (out,))``.
 
-    ``linear(norm(h)) = z @ W' + b'`` with ``z = (h - mean(h)) / sqrt(var(h) + eps)``.
+    ``linear(norm(h)) = c @ W' / sqrt(c . c + D eps) + b'`` with ``c = h - mean(h)``: ``W'`` also
+    carries the ``sqrt(D)`` of the variance, so :func:`_norm_linear` needs no division by ``D``.
     """
     w = linear.weight.detach().double().numpy().T  # (D, out)
     gain = norm.weight.detach().double().numpy()
     shift = norm.bias.detach().double().numpy()
     bias = linear.bias.detach().double().numpy() + shift @ w
-    return (gain[:, None] * w).astype(np.float32), bias.astype(np.float32)
+    return (gain[:, None] * w * np.sqrt(w.shape[0])).astype(np.float32), bias.astype(np.float32)
 
 
 class _Layer:
@@ -146,14 +148,27 @@ class _Layer:
 
 
 def _norm_linear(h: np.ndarray, mean_op: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
-    """``LayerNorm`` then ``Linear`` with the norm's gain and bias folded into ``w``, ``b``.
+    """``LayerNorm`` (epsilon ``eps``) then ``Linear``, folded by :func:`_layer_norm_folded` into ``w``, ``b``.
 
     ``mean_op`` is a ``(D, 1)`` column of ``1 / D``: means over the last axis as one matrix product
-    (cheaper than ``ndarray.mean`` on one row).
+    (cheaper than ``ndarray.mean`` on one row). ``h`` is ``(B, D)``; returns ``(B, out)``.
     """
     centred = h - h @ mean_op  # (B, D)
-    var = (centred * centred) @ mean_op  # (B, 1)
-    return (centred @ w) / np.sqrt(var + eps) + b
+    norm = np.vecdot(centred, centred)[:, None]  # (B, 1) D times the variance
+    norm += eps * h.shape[1]
+    np.sqrt(norm, out=norm)
+    out = centred @ w
+    out /= norm
+    out += b
+    return out
+
+
+@functools.cache
+def _erf():
+    """scipy's ``erf`` ufunc (imported once, on first use: scipy stays out of ``import spikebridge``)."""
+    from scipy.special import erf
+
+    return erf
 
 
 def _gelu_scaled(y: np.ndarray) -> np.ndarray:
@@ -162,9 +177,7 @@ def _gelu_scaled(y: np.ndarray) -> np.ndarray:
     The engine folds ``1 / sqrt(2)`` into the first feed-forward map and ``1 / sqrt(2)`` into the
     second, so the step needs three array operations for the activation.
     """
-    from scipy.special import erf
-
-    out = erf(y)
+    out = _erf()(y)
     out += 1.0
     out *= y
     return out
