@@ -195,7 +195,7 @@ class BridgeNumpyEngine:
         unit_decay, unit_in, pop_decay, pop_in = self.recurrence
         traces, pop = s["unit_traces"], s["pop_traces"]  # (B, Ku, N), (B, Kp, 1)
         traces *= unit_decay[:, None]
-        fraction = x @ self.mask_frac  # (B,)
+        fraction = x.dot(self.mask_frac)  # (B,)
         if self.free:
             traces += x[:, None, :]
             pop *= pop_decay[:, None]
@@ -222,9 +222,9 @@ class BridgeNumpyEngine:
         np.divide(s["pop_traces"][..., 0], s["pop_norm"], out=rates[:, 1:])  # (B, Kp+1) rates
         rates += 1e-5
         np.log(rates, out=rates)
-        h = rates @ w.w_pop_in  # (B, D)
+        h = rates.dot(w.w_pop_in)  # (B, D)
         h += w.b_pop_in
-        h += _gelu_scaled(_norm_linear(h, w.mean_op, w.w_ff1, w.b_ff1, w.eps_ff)) @ w.w_ff2
+        h += _gelu_scaled(_norm_linear(h, w.mean_op, w.w_ff1, w.b_ff1, w.eps_ff)).dot(w.w_ff2)  # (B, D)
         h += w.b_ff2
         out = _norm_linear(h, w.mean_op, w.w_ctx_out, w.b_ctx_out, w.eps_out)  # (B, S+Ku+N), see _Weights
         a, b = w.splits
@@ -234,17 +234,17 @@ class BridgeNumpyEngine:
         log_rates += 1e-4
         np.log(log_rates, out=log_rates)
         log_rates *= out[:, a:b, None] + w.column_own
-        logits += log_rates.sum(1)
+        logits += np.add.reduce(log_rates, axis=1)
         logits += w.bias
         if w.columns:
             table = out[:, :a, None] + w.column_since  # (B, S, N) per category and unit
             logits += table.ravel().take(self.since_flat[s["since"]] + self.flat_base)
             if self.fused:
                 g = len(w.coupling_index) + 1
-                logits += self.bins[:, :g].reshape(x.shape[0], -1) @ w.coupling  # (B, G*N): bin, traces
+                logits += self.bins[:, :g].reshape(x.shape[0], -1).dot(w.coupling)  # (B, G*N): bin, traces
             else:
                 traces = s["unit_traces"][:, w.coupling_index].reshape(x.shape[0], -1)  # (B, (G-1)*N)
-                logits += np.concatenate([x, traces], 1) @ w.coupling
+                logits += np.concatenate([x, traces], 1).dot(w.coupling)
         else:
             logits += out[:, :a].ravel().take(w.since_lut[s["since"]] + self.flat_base // x.shape[1])
         return logits

@@ -110,14 +110,13 @@ class TorchCacheEngine:
 def _layer_norm_folded(norm, linear) -> tuple[np.ndarray, np.ndarray]:
     """Fold ``LayerNorm`` gain and bias into the following ``Linear``: ``(W' (D, out), b' (out,))``.
 
-    ``linear(norm(h)) = c @ W' / sqrt(c . c + D eps) + b'`` with ``c = h - mean(h)``: ``W'`` also
-    carries the ``sqrt(D)`` of the variance, so :func:`_norm_linear` needs no division by ``D``.
+    ``linear(norm(h)) = z @ W' + b'`` with ``z = (h - mean(h)) / sqrt(var(h) + eps)``.
     """
     w = linear.weight.detach().double().numpy().T  # (D, out)
     gain = norm.weight.detach().double().numpy()
     shift = norm.bias.detach().double().numpy()
     bias = linear.bias.detach().double().numpy() + shift @ w
-    return (gain[:, None] * w * np.sqrt(w.shape[0])).astype(np.float32), bias.astype(np.float32)
+    return (gain[:, None] * w).astype(np.float32), bias.astype(np.float32)
 
 
 class _Layer:
@@ -151,13 +150,14 @@ def _norm_linear(h: np.ndarray, mean_op: np.ndarray, w: np.ndarray, b: np.ndarra
     """``LayerNorm`` (epsilon ``eps``) then ``Linear``, folded by :func:`_layer_norm_folded` into ``w``, ``b``.
 
     ``mean_op`` is a ``(D, 1)`` column of ``1 / D``: means over the last axis as one matrix product
-    (cheaper than ``ndarray.mean`` on one row). ``h`` is ``(B, D)``; returns ``(B, out)``.
+    (cheaper than ``ndarray.mean`` on one row). ``h`` is ``(B, D)``; returns ``(B, out)``. Products of
+    2-D arrays use ``ndarray.dot``: on one row it costs half of ``@`` (``matmul``'s dispatch).
     """
-    centred = h - h @ mean_op  # (B, D)
-    norm = np.vecdot(centred, centred)[:, None]  # (B, 1) D times the variance
-    norm += eps * h.shape[1]
+    centred = h - h.dot(mean_op)  # (B, D)
+    norm = (centred * centred).dot(mean_op)  # (B, 1) variance
+    norm += eps
     np.sqrt(norm, out=norm)
-    out = centred @ w
+    out = centred.dot(w)
     out /= norm
     out += b
     return out
@@ -267,14 +267,16 @@ class NumpyEngine:
         if pos >= self.context:
             raise SpikebridgeConfigError(f"engine holds {pos} bins, its context is full; call start()")
         batch = x_t.shape[0]
-        h = x_t.astype(np.float32) @ self.w_embed + self.embed_bias[pos]  # (B, D)
+        h = x_t.astype(np.float32).dot(self.w_embed)  # (B, D)
+        h += self.embed_bias[pos]
         cache = 0
         for layer in self.layers:
             if layer.attention:
-                h = h + self._attend(layer, h, pos, cache, batch)
+                h += self._attend(layer, h, pos, cache, batch)
                 cache += 1
             ff = _gelu_scaled(_norm_linear(h, self.mean_op, layer.w_ff1, layer.b_ff1, layer.eps_ff))  # (B, F)
-            h = h + (ff @ layer.w_ff2 + layer.b_ff2)
+            h += ff.dot(layer.w_ff2)
+            h += layer.b_ff2
         self.held = pos + 1
         return _norm_linear(h, self.mean_op, self.w_head, self.b_head, self.eps_out)  # (B, N)
 
@@ -291,10 +293,13 @@ class NumpyEngine:
         keys[:, :, :, pos] = k
         values[:, :, pos] = qkv[:, 2 * d :].reshape(batch, self.n_heads, self.head_dim)
         scores = q @ keys[:, :, :, : pos + 1]  # (B, H, 1, L)
-        scores -= scores.max(axis=-1, keepdims=True)
+        scores -= np.maximum.reduce(scores, axis=-1, keepdims=True)
         _exp_inplace(scores)
-        heads = (scores @ values[:, :, : pos + 1]) / scores.sum(axis=-1, keepdims=True)  # (B, H, 1, Dh)
-        return heads.reshape(batch, d) @ layer.w_out + layer.b_out  # (B, D)
+        heads = scores @ values[:, :, : pos + 1]  # (B, H, 1, Dh)
+        heads /= np.add.reduce(scores, axis=-1, keepdims=True)
+        out = heads.reshape(batch, d).dot(layer.w_out)  # (B, D)
+        out += layer.b_out
+        return out
 
 
 def make_engine(model: Any, kind: str = "auto", context: int | None = None, anchor_tau: float | None = None):
