@@ -89,7 +89,7 @@ class _Weights:
         gain = gain - (own_w @ shift)[:, None]
         ctx_out = np.concatenate([_np(model.since_table).T, own_w / own_scale, gain], 1)  # (R, S+Ku+N)
         self.w_ctx_out = (self.w_ctx.astype(np.float64) @ ctx_out).astype(np.float32)  # (D, S+Ku+N)
-        self.b_ctx_out = (self.b_ctx.astype(np.float64) @ ctx_out).astype(np.float32)
+        b_ctx_out = self.b_ctx.astype(np.float64) @ ctx_out  # (S+Ku+N,)
         self.splits = (n_since, n_since + n_own)  # ctx_out columns: since table | own weights | gain
         bias = np.full(n, float(model.bias.detach()))
         self.column_own = np.zeros((n_own, n), np.float32)  # (Ku, N), divided by the scales
@@ -100,7 +100,8 @@ class _Weights:
             bias = bias + _np(model.column_bias) - shift @ column_own
             self.coupling = _np(model.coupling.weight).T  # (G*N, N), rows: lag 0, then the traces
             self.column_since = _np(model.column_since)  # (S, N)
-        self.bias = bias.astype(np.float32)  # (N,)
+        b_ctx_out[n_since + n_own :] += bias  # the logits' bias joins the gain's
+        self.b_ctx_out = b_ctx_out.astype(np.float32)
         self.coupling_index = model.coupling_index.cpu().numpy().copy()
 
 
@@ -135,12 +136,16 @@ class BridgeNumpyEngine:
         big = np.inf if anchor_tau is None else anchor_tau
         self.anchored_unit, self.anchored_pop = taus[0] >= big, taus[1] >= big  # (Ku,), (Kp,) bool
         held_u, held_p = self.anchored_unit, self.anchored_pop
+        unit_decay = np.where(held_u, 1.0, self.w.unit_decay).astype(np.float32)  # 1 when anchored
+        pop_decay = np.where(held_p, 1.0, self.w.pop_decay).astype(np.float32)
         self.recurrence = (
-            np.where(held_u, 1.0, self.w.unit_decay).astype(np.float32),  # decay: 1 when anchored
-            (~held_u).astype(np.float32),  # weight of a new spike: 0 when anchored
-            np.where(held_p, 1.0, self.w.pop_decay).astype(np.float32),
-            (~held_p).astype(np.float32),
+            unit_decay[:, None],  # (Ku, 1)
+            (~held_u).astype(np.float32)[:, None],  # (Ku, 1) weight of a new spike: 0 when anchored
+            pop_decay[:, None],  # (Kp, 1)
+            (~held_p).astype(np.float32)[:, None],
         )
+        self.norm_decay = np.concatenate([unit_decay, pop_decay])  # (Ku+Kp,) both normalisations
+        self.norm_in = np.concatenate([~held_u, ~held_p]).astype(np.float32)
         self.mask_frac = self.unit_mask / max(float(self.unit_mask.sum()), 1.0)  # (N,) mean over real units
         self.free = not (held_u.any() or held_p.any())
         g = len(model.config.coupling_taus) + 1
@@ -170,10 +175,14 @@ class BridgeNumpyEngine:
         self.bins = np.zeros((batch, 1 + n_own, n), np.float32)  # (B, 1+Ku, N): current bin, then traces
         self.bins[:, 1:] = traces
         seen = state["seen"][:, None].astype(np.float64)  # (B, 1) bins read
-        self.state = {"unit_traces": self.bins[:, 1:], "pop_traces": state["pop_traces"].copy()}
-        for name, decay in (("unit_norm", self.w.unit_decay), ("pop_norm", self.w.pop_decay)):
-            a = decay.astype(np.float64)[None]
-            self.state[name] = ((1 - a**seen) / (1 - a)).astype(np.float32)  # (B, K) weights summed so far
+        a = np.concatenate([self.w.unit_decay, self.w.pop_decay]).astype(np.float64)[None]  # (1, Ku+Kp)
+        self.norms = ((1 - a**seen) / (1 - a)).astype(np.float32)  # (B, Ku+Kp) weights summed so far
+        self.state = {
+            "unit_traces": self.bins[:, 1:],
+            "pop_traces": state["pop_traces"].copy(),
+            "unit_norm": self.norms[:, :n_own],  # views: both are updated as one array
+            "pop_norm": self.norms[:, n_own:],
+        }
         cap = len(self.w.since_lut) - 1  # every count from the last edge on is the last category
         self.state["since"] = np.minimum(state["since"], cap).astype(np.intp)  # (B, N) bins, capped
         self.cap = cap
@@ -194,20 +203,17 @@ class BridgeNumpyEngine:
         np.copyto(x, x_t)
         unit_decay, unit_in, pop_decay, pop_in = self.recurrence
         traces, pop = s["unit_traces"], s["pop_traces"]  # (B, Ku, N), (B, Kp, 1)
-        traces *= unit_decay[:, None]
+        traces *= unit_decay
         fraction = x.dot(self.mask_frac)  # (B,)
+        pop *= pop_decay
         if self.free:
             traces += x[:, None, :]
-            pop *= pop_decay[:, None]
             pop += fraction[:, None, None]
         else:
-            traces += unit_in[:, None] * x[:, None, :]
-            pop *= pop_decay[:, None]
-            pop += pop_in[:, None] * fraction[:, None, None]
-        s["unit_norm"] *= unit_decay
-        s["unit_norm"] += unit_in
-        s["pop_norm"] *= pop_decay
-        s["pop_norm"] += pop_in
+            traces += unit_in * x[:, None, :]
+            pop += pop_in * fraction[:, None, None]
+        self.norms *= self.norm_decay
+        self.norms += self.norm_in
         since = s["since"]
         since += 1
         np.minimum(since, self.cap, out=since)
@@ -235,7 +241,6 @@ class BridgeNumpyEngine:
         np.log(log_rates, out=log_rates)
         log_rates *= out[:, a:b, None] + w.column_own
         logits += np.add.reduce(log_rates, axis=1)
-        logits += w.bias
         if w.columns:
             table = out[:, :a, None] + w.column_since  # (B, S, N) per category and unit
             logits += table.ravel().take(self.since_flat[s["since"]] + self.flat_base)
