@@ -109,13 +109,12 @@ class Generation:
 
 
 def _uniform_blocks(seed: int, trials: int, n_units: int):
-    """Yield per-bin thresholds ``(K, N)`` ``logit(u)`` from each trial's own uniform stream."""
+    """Yield blocks of per-bin thresholds ``(_BLOCK, K, N)`` ``logit(u)``, each trial from its own stream."""
     rngs = [np.random.default_rng([seed, k]) for k in range(trials)]
     while True:
         u = np.stack([rng.random((_BLOCK, n_units)) for rng in rngs], axis=1)  # (block, K, N)
         with np.errstate(divide="ignore"):
-            thresholds = (np.log(u) - np.log1p(-u)).astype(np.float32)  # logit(u); u = 0 gives -inf
-        yield from thresholds
+            yield np.log(u / (1.0 - u)).astype(np.float32)  # logit(u), one log per draw; u = 0 gives -inf
 
 
 def _window(prefix: np.ndarray, context: int | None, trials: int) -> np.ndarray:
@@ -153,26 +152,30 @@ def generate_from_engine(
     window = _window(prefix, context, k)
     spikes = np.zeros((k, steps, n), bool)
     probs = np.zeros((k, steps, n), np.float32) if keep_probs else None
-    thresholds = _uniform_blocks(config.seed, k, n)
-    temperature = np.float32(config.temperature)
+    blocks = _uniform_blocks(config.seed, k, n)
+    temperature = None if config.temperature == 1.0 else np.float32(config.temperature)
     masked = not mask.all()
+    slides = context is not None
     with one_thread(), progress_bar(progress, steps, "generate (bins)") as advance:
         logits = engine.start(window)
         for t in range(steps):
-            scaled = logits if config.temperature == 1.0 else logits / temperature  # (K, N)
+            i = t % _BLOCK
+            if i == 0:
+                thresholds = next(blocks)  # (block, K, N)
+                if t:
+                    advance(_BLOCK)
+            scaled = logits if temperature is None else logits / temperature  # (K, N)
             if probs is not None:
                 probs[:, t] = 1.0 / (1.0 + np.exp(-scaled))
-            sample = scaled > next(thresholds)  # u < sigmoid(scaled)  <=>  scaled > logit(u)
+            sample = spikes[:, t]  # (K, N), written in place
+            np.greater(scaled, thresholds[i], out=sample)  # u < sigmoid(scaled)  <=>  scaled > logit(u)
             if masked:
                 sample &= mask
-            spikes[:, t] = sample
             if t + 1 == steps:
                 break
-            if context is not None and engine.held >= context:
+            if slides and engine.held >= context:
                 _slide(engine, window, spikes, t, context - chunk)
             logits = engine.advance(sample)
-            if t % 1000 == 999:
-                advance(1000)
     return Generation(spikes=spikes, probs=probs, context=context, chunk=chunk)
 
 
