@@ -24,6 +24,7 @@ different seeds when they must be independent.
 
 from __future__ import annotations
 
+import functools
 import sys
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -108,11 +109,17 @@ class Generation:
     chunk: int | None
 
 
-def _uniform_blocks(seed: int, trials: int, n_units: int):
-    """Yield blocks of per-bin thresholds ``(_BLOCK, K, N)`` ``logit(u)``, each trial from its own stream."""
+def _uniform_blocks(seed: int, trials: int, n_units: int, n_bins: int | None = None):
+    """Yield blocks of per-bin thresholds ``(_BLOCK, K, N)`` ``logit(u)``, each trial from its own stream.
+
+    With ``n_bins``, the blocks stop short at ``n_bins`` bins in all (no unused draws); the values do not
+    depend on the block sizes (each stream is read in order).
+    """
     rngs = [np.random.default_rng([seed, k]) for k in range(trials)]
     while True:
-        u = np.stack([rng.random((_BLOCK, n_units)) for rng in rngs], axis=1)  # (block, K, N)
+        bins = _BLOCK if n_bins is None else min(_BLOCK, n_bins)
+        u = np.stack([rng.random((bins, n_units)) for rng in rngs], axis=1)  # (block, K, N)
+        n_bins = None if n_bins is None else n_bins - bins
         with np.errstate(divide="ignore"):
             yield np.log(u / (1.0 - u)).astype(np.float32)  # logit(u), one log per draw; u = 0 gives -inf
 
@@ -152,7 +159,7 @@ def generate_from_engine(
     window = _window(prefix, context, k)
     spikes = np.zeros((k, steps, n), bool)
     probs = np.zeros((k, steps, n), np.float32) if keep_probs else None
-    blocks = _uniform_blocks(config.seed, k, n)
+    blocks = _uniform_blocks(config.seed, k, n, steps)
     temperature = None if config.temperature == 1.0 else np.float32(config.temperature)
     masked = not mask.all()
     slides = context is not None
@@ -187,18 +194,28 @@ def one_thread():
     that work, and their busy-waiting between operations took a core from the main thread (measured:
     twice the CPU time per bin with 2 threads on a loaded 2-core machine).
     """
-    from threadpoolctl import threadpool_limits
-
     torch = sys.modules.get("torch")
     before = torch.get_num_threads() if torch is not None else None
     try:
         if torch is not None:
             torch.set_num_threads(1)
-        with threadpool_limits(limits=1):
+        with _thread_pools(len(sys.modules)).limit(limits=1):
             yield
     finally:
         if torch is not None:
             torch.set_num_threads(before)
+
+
+@functools.lru_cache(maxsize=1)
+def _thread_pools(n_modules: int):
+    """threadpoolctl's controller of the loaded thread pools (finding them takes about 1 ms).
+
+    Kept while the number of imported modules ``n_modules`` stays the same: a module imported since
+    may have loaded another pool, so the controller is then built anew.
+    """
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _check_inputs(engine, prefix, unit_mask, chunk: int | None) -> tuple[np.ndarray, np.ndarray, int | None]:
