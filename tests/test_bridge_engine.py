@@ -14,10 +14,10 @@ from spikebridge.training.generate import generate
 N_UNITS = 12
 
 
-def _model(profile: str) -> BridgeModel:
+def _model(profile: str, **overrides) -> BridgeModel:
     """A bridge model with random (non-zero) weights, standardised on a seeded raster; 2 padding columns."""
     torch.manual_seed(0)
-    model = BridgeModel(BridgeConfig.profile(profile, n_units=N_UNITS)).eval()
+    model = BridgeModel(BridgeConfig.profile(profile, n_units=N_UNITS, **overrides)).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.3)
@@ -33,9 +33,17 @@ def _bins(shape, seed):
     return raster
 
 
-@pytest.mark.parametrize("profile", ["tiny", "quick"])
-def test_numpy_engine_equals_torch_steps(profile):
-    model = _model(profile)
+@pytest.mark.parametrize(
+    ("profile", "overrides"),
+    [
+        ("tiny", {}),
+        ("quick", {}),
+        ("tiny", {"columns": False}),  # shared time-since-spike table only, no coupling
+        ("tiny", {"coupling_taus": (64.0,)}),  # coupling traces not the first unit traces
+    ],
+)
+def test_numpy_engine_equals_torch_steps(profile, overrides):
+    model = _model(profile, **overrides)
     window, steps = _bins((3, 300, N_UNITS), 1), _bins((3, 40, N_UNITS), 2)
     fast, ref = BridgeNumpyEngine(model), TorchCacheEngine(model)
     np.testing.assert_allclose(fast.start(window), ref.start(window), rtol=3e-4, atol=5e-4)

@@ -7,7 +7,7 @@ import torch
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 from spikebridge.models.spike_transformer import SpikeTransformer, SpikeTransformerConfig
 from spikebridge.training.engines import NumpyEngine, make_engine
-from spikebridge.training.generate import generate
+from spikebridge.training.generate import _uniform_blocks, generate
 from spikebridge.training.predict import predict_proba
 
 torch.set_num_threads(1)
@@ -140,3 +140,14 @@ def test_numpy_engine_with_long_contexts_equals_recompute():
     ]
     np.testing.assert_allclose(runs[0].probs, runs[1].probs, atol=1e-6)
     np.testing.assert_array_equal(runs[0].spikes, runs[1].spikes)
+
+
+def test_threshold_blocks_cut_to_the_bins_asked_for_keep_the_same_values():
+    whole = next(_uniform_blocks(3, 2, 5))  # (1024, 2, 5): one full block
+    cut = _uniform_blocks(3, 2, 5, n_bins=700)
+    first = next(cut)
+    assert first.shape == (700, 2, 5) and first.dtype == np.float32
+    np.testing.assert_array_equal(first, whole[:700])
+    u = np.random.default_rng([3, 1]).random((700, 5))
+    np.testing.assert_array_equal(first[:, 1], np.log(u / (1 - u)).astype(np.float32))
+    np.testing.assert_array_equal(first[:, 1], (np.log(u) - np.log1p(-u)).astype(np.float32))
