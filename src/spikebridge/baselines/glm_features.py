@@ -169,8 +169,16 @@ class HistoryState:
         if spec.lag1:
             shared[:R] = raster_t
 
-        def unit_block(lo: int) -> None:  # a few units at a time: small float64 buffers, reused
+        categories = np.empty((R, T), self._cat_of_lag.dtype)
+        since = self.since.copy()
+
+        def unit_block(lo: int) -> None:  # a few units at a time: small buffers, reused
             rows = slice(lo, min(lo + _UNIT_BLOCK, R))
+            lags = lags_since_spike(raster_t[rows], self.since[rows], axis=1)  # (B, T)
+            np.minimum(lags, spec.edges[-1] + 1, out=lags)
+            categories[rows] = self._cat_of_lag[lags]
+            if T:
+                since[rows] = lags[:, -1]
             s = raster_t[rows].astype(np.float64)  # (B, T)
             for k in range(self.unit_taus.size):
                 trace = self._trace(s, self.unit_taus[k], self.unit_traces[k, rows])  # (B, T)
@@ -191,12 +199,9 @@ class HistoryState:
             shared[spec.n_blocks * R + k] = trace
             if T:
                 self.pop_traces[k] = trace[-1]
-        lags = lags_since_spike(raster_t, self.since, axis=1)  # (R, T)
-        np.minimum(lags, spec.edges[-1] + 1, out=lags)
-        categories = self._cat_of_lag[lags]  # (R, T) int16
+        self.since = since
         if T:
             self.last = raster_t[:, -1].copy()
-            self.since = lags[:, -1].copy()
         return Features(shared, categories, own)
 
     def step(self, spikes: np.ndarray) -> None:
