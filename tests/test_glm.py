@@ -196,3 +196,30 @@ def test_glm_at_least_as_good_as_history_on_a_bursting_culture():
     (glm_bits, glm_auc), (hist_bits, hist_auc) = scores["glm"], scores["history"]
     assert hist_bits > 2.0
     assert glm_bits >= hist_bits and glm_auc >= hist_auc + 0.03
+
+
+def test_blocked_transpose_equals_numpy_transpose():
+    from spikebridge.baselines.glm import _transpose
+
+    x = np.random.default_rng(3).random((5, 11), dtype=np.float32)
+    out = _transpose(x, block=4)  # blocks of 4, 4 and 3 columns
+    assert out.flags.c_contiguous
+    np.testing.assert_array_equal(out, x.T)
+
+
+def test_shared_rows_gather_on_demand_equals_dense_rows():
+    from spikebridge.baselines import glm_solver
+    from spikebridge.baselines.glm_solver import SharedRows
+
+    by_bin = np.random.default_rng(4).random((50, 6), dtype=np.float32)  # (T, F)
+    index = np.array([1, 4, 5, 9, 20, 21, 22, 49])
+    rows = SharedRows(by_bin, np.ascontiguousarray(by_bin.T), index)
+    resid = np.linspace(-1.0, 1.0, index.size).astype(np.float32)
+    old, glm_solver._CHUNK_ROWS = glm_solver._CHUNK_ROWS, 3  # several blocks of rows
+    try:
+        np.testing.assert_allclose(rows.products(resid), by_bin[index].T @ resid, rtol=1e-6)
+    finally:
+        glm_solver._CHUNK_ROWS = old
+    cols = np.array([0, 2, 5])
+    np.testing.assert_array_equal(rows.columns(cols), by_bin[index][:, cols])
+    np.testing.assert_array_equal(rows[4:7].columns(cols), by_bin[20:23][:, cols])  # consecutive bins

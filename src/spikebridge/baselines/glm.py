@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from spikebridge.baselines.base import Baseline
 from spikebridge.baselines.glm_features import Features, FeatureSpec, HistoryState
-from spikebridge.baselines.glm_solver import Layout, PathSettings, UnitRows, fit_unit
+from spikebridge.baselines.glm_solver import Layout, PathSettings, SharedRows, UnitRows, fit_unit
 from spikebridge.baselines.history import category_table
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 
@@ -238,11 +238,12 @@ class CoupledGLMBaseline(Baseline):
         table = category_table(feats.categories.T, targets.T, spec.n_categories, self.glm.history_prior)
         offsets = logit(np.clip(table, self.floor, 1.0 - self.floor))  # (n_cat, R) history log-odds
 
-        by_bin = np.ascontiguousarray(feats.shared.T)  # (T - 1, F): units gather rows, not columns
+        by_feature = feats.shared  # (F, T - 1): validation bins gather contiguous column runs from it
+        by_bin = _transpose(by_feature)  # (T - 1, F): sampled fit rows are contiguous in it
         feats = Features(by_bin, feats.categories, feats.own)
 
         def fit_one(r: int):
-            return self._fit_unit(feats, offsets[:, r], targets, r, layout, groups)
+            return self._fit_unit(feats, offsets[:, r], targets, r, layout, groups, by_feature)
 
         with threadpool_limits(limits=1, user_api="blas"):  # parallel over units, not inside BLAS
             if self.n_jobs == 1:
@@ -252,10 +253,14 @@ class CoupledGLMBaseline(Baseline):
                     fits = list(pool.map(fit_one, range(R)))
         self._store(fits, layout, targets, (shared_mean, shared_scale), (own_mean, own_std), offsets)
 
-    def _fit_unit(self, feats: Features, offsets, targets, r: int, layout: Layout, groups: np.ndarray):
+    def _fit_unit(
+        self, feats: Features, offsets, targets, r: int, layout: Layout, groups: np.ndarray, by_feature
+    ):  # fmt: skip
         """Fit unit r (a UnitFit on the full-data scale), or None for a constant model.
 
-        ``feats.shared`` is bin-major here, (T, F), so that a unit's sampled rows are contiguous copies.
+        ``feats.shared`` is bin-major here, (T, F), and ``by_feature`` the same matrix feature-major,
+        (F, T): a unit's rows are gathered from them on demand (all columns of the fit rows in small
+        blocks to screen sources, then only the kept columns), never as one large copy per unit.
         One case-control sample of all training rows; its rows before the cut fit, every bin after the
         cut (the validation bins, not subsampled) chooses the penalties, and all sampled rows refit.
         """
@@ -269,17 +274,21 @@ class CoupledGLMBaseline(Baseline):
         rows, kept_pos, kept_neg = _sample(
             y, 0, n, cfg.neg_ratio, cfg.max_rows, rng, cfg.min_negatives
         )  # sorted
-        cats = feats.categories[r, rows].astype(np.intp)
-        own = np.ascontiguousarray(feats.own[:, r, rows].T)  # (n_rows, n_own)
-        every = UnitRows(feats.shared[rows], cats, own, offsets[cats].astype(np.float32), y[rows])
+        every = self._unit_rows(feats, by_feature, offsets, r, rows, y)
         k = int(np.searchsorted(rows, cut))  # rows[:k] fit, rows[k:] validate
         weight = np.where(y[rows[k:]], 1.0 / kept_pos, 1.0 / kept_neg)
         groups = np.where(groups == r, -2, groups)  # (F,) the unit's own coupling columns stay out
         shift = np.log(kept_pos) - np.log(kept_neg)
-        val_cats = feats.categories[r, cut:].astype(np.intp)
-        val = UnitRows(feats.shared[cut:], val_cats, np.ascontiguousarray(feats.own[:, r, cut:].T),
-                       offsets[val_cats].astype(np.float32), y[cut:])  # fmt: skip
+        val = self._unit_rows(feats, by_feature, offsets, r, np.arange(cut, n), y)
         return fit_unit(every, k, weight, shift, layout, groups, self._settings(), cfg.refit, val)
+
+    @staticmethod
+    def _unit_rows(feats: Features, by_feature, offsets, r: int, rows: np.ndarray, y) -> UnitRows:
+        """Unit r's design rows at bins ``rows`` (increasing); shared columns gathered on demand."""
+        cats = feats.categories[r, rows].astype(np.intp)
+        own = np.ascontiguousarray(feats.own[:, r, rows].T)  # (n_rows, n_own)
+        shared = SharedRows(feats.shared, by_feature, rows)
+        return UnitRows(shared, cats, own, offsets[cats].astype(np.float32), y[rows])
 
     def _settings(self) -> PathSettings:
         c = self.glm
@@ -430,6 +439,15 @@ class CoupledGLMBaseline(Baseline):
         values[:, np.arange(real.size), np.arange(real.size)] = 0.0
         out[:, real[:, None], real[None, :]] = values
         return out
+
+
+def _transpose(x: np.ndarray, block: int = 2048) -> np.ndarray:
+    """C-contiguous transpose of a 2-D array, ``block`` columns at a time (a whole-array transposing
+    copy of a (387, 270 000) float32 matrix is about 10 times slower: every write misses the cache)."""
+    out = np.empty(x.shape[::-1], x.dtype)
+    for lo in range(0, x.shape[1], block):
+        out[lo : lo + block] = x[:, lo : lo + block].T
+    return out
 
 
 def _moments(x: np.ndarray, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:

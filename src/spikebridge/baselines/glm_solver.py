@@ -27,6 +27,57 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
 
+_CHUNK_ROWS = 2048  # rows per gathered block of SharedRows.products: small buffers, reused
+
+
+@dataclass(frozen=True)
+class SharedRows:
+    """Shared columns of some bins, gathered on demand from the whole design (not copied up front).
+
+    A unit's sampled rows of all F shared columns are needed only once (to screen source units), and
+    a copy of them is a large fresh allocation per unit; only the kept columns are gathered in full.
+
+    Attributes
+    ----------
+    by_bin : ndarray, shape (T, F), float32
+    by_feature : ndarray, shape (F, T), float32
+        The same values feature-major (a view of ``by_bin`` transposed is allowed, but slower).
+    index : ndarray, shape (n,), intp
+        The bins of the rows, increasing.
+    """
+
+    by_bin: np.ndarray
+    by_feature: np.ndarray
+    index: np.ndarray
+
+    @classmethod
+    def of(cls, shared: np.ndarray) -> SharedRows:
+        """Rows of an (n, F) matrix, all of them."""
+        return cls(shared, shared.T, np.arange(shared.shape[0]))
+
+    def __getitem__(self, rows: slice) -> SharedRows:
+        return SharedRows(self.by_bin, self.by_feature, self.index[rows])
+
+    def products(self, resid: np.ndarray) -> np.ndarray:
+        """``X.T @ resid`` (F,) float64 for the rows' (n, F) matrix X and ``resid`` (n,)."""
+        out = np.zeros(self.by_bin.shape[1])
+        for lo in range(0, self.index.size, _CHUNK_ROWS):
+            block = self.by_bin[self.index[lo : lo + _CHUNK_ROWS]]  # (chunk, F)
+            out += block.T @ resid[lo : lo + _CHUNK_ROWS]
+        return out
+
+    def columns(self, cols: np.ndarray) -> np.ndarray:
+        """The rows' values of columns ``cols``: (n, len(cols)) float32 (Fortran order)."""
+        idx = self.index
+        if idx.size and idx[-1] - idx[0] + 1 == idx.size:  # consecutive bins: contiguous runs
+            return self.by_feature[cols, idx[0] : idx[-1] + 1].T
+        return self.by_feature[np.ix_(cols, idx)].T
+
+
+def _gathered(shared) -> SharedRows:
+    """``shared`` as SharedRows (an (n, F) array: all its rows)."""
+    return shared if isinstance(shared, SharedRows) else SharedRows.of(shared)
+
 
 @dataclass(frozen=True)
 class UnitRows:
@@ -34,7 +85,8 @@ class UnitRows:
 
     Attributes
     ----------
-    shared : ndarray, shape (n, F), float32
+    shared : ndarray, shape (n, F), float32, or SharedRows
+        The shared columns (:func:`fit_unit` gathers a column subset of SharedRows before solving).
     categories : ndarray, shape (n,), intp
     own : ndarray, shape (n, n_own), float32
     offset : ndarray, shape (n,), float32
@@ -248,7 +300,7 @@ def screen_sources(rows: UnitRows, theta: np.ndarray, layout: Layout, groups: np
         return np.flatnonzero(groups != -2)
     z = logits(theta, rows, layout, coupled=False)
     p = expit(z)
-    grad = rows.shared.T @ (p - rows.y)  # (F,)
+    grad = _gathered(rows.shared).products((p - rows.y).astype(np.float32))  # (F,)
     info = float(np.sum(p * (1.0 - p), dtype=np.float64)) * layout.shared_var  # (F,)
     score = np.bincount(groups[groups >= 0], weights=(grad**2 / np.maximum(info, 1e-12))[groups >= 0])
     keep = candidates[np.argsort(score[candidates])[::-1][:k]]
@@ -316,10 +368,10 @@ def fit_unit(
     k = k if settings.max_sources is None else min(k, settings.max_sources)
     cols = screen_sources(obj.rows, theta, layout, groups, k)
     sub = layout.subset(cols)
-    rows = replace(rows, shared=np.ascontiguousarray(rows.shared[:, cols]))  # (n, F_kept)
+    rows = replace(rows, shared=_gathered(rows.shared).columns(cols))  # (n, F_kept)
     sub_obj = _Objective(rows.rows(0, n_fit), sub, np.zeros(0, np.intp))
     start = np.concatenate([np.zeros(cols.size), theta[layout.n_shared :]])
-    val = replace(val, shared=np.ascontiguousarray(val.shared[:, cols]))  # (n_val, F_kept)
+    val = replace(val, shared=_gathered(val.shared).columns(cols))  # (n_val, F_kept), any memory order
     C, theta = _coupling_stage(sub_obj, _ValidationLoss(val, sub, shift), own_pen, start, settings)
     evaluations = obj.evaluations + sub_obj.evaluations
     if refit and (C > 0 or not np.isinf(own_pen)):
