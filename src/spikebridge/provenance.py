@@ -39,6 +39,19 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+def file_hash(path: str | Path, digits: int = 16) -> str:
+    """sha256 of a file's bytes (the first ``digits`` hex digits), read in 1 MiB blocks; "" for a
+    missing file."""
+    path = Path(path)
+    if not path.is_file():
+        return ""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:digits]
+
+
 def path_fingerprint(path: str | Path) -> dict[str, list[int]]:
     """Size and modification time (ns) of a file, or of every file under a folder, by relative path.
 

@@ -10,7 +10,6 @@ recomputes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from spikebridge.experiments.explain import ExplainConfig, run_explain
-from spikebridge.provenance import config_hash
+from spikebridge.provenance import config_hash, file_hash
 
 EVALUATED = ("slice_210511001", "ibl_NYU-40_2021-04-14_001")
 STUDY_MODELS = ("paper-dice", "bridge-bce")  # the paper's architecture and spikebridge's own
@@ -121,9 +120,13 @@ def _write_cache(folder: Path, stem: str, obj) -> None:
 
 def explain_key(checkpoint: Path, target_hash: str, cfg: ExplainConfig, source: str, target: str) -> str:
     """Cache key of one explanation: checkpoint content, explained data, configuration, recording pair."""
-    digest = hashlib.sha256(Path(checkpoint).read_bytes()).hexdigest()
     return config_hash(
-        {"checkpoint": digest, "data": target_hash, "config": cfg.to_dict(), "pair": [source, target]}
+        {
+            "checkpoint": file_hash(checkpoint, digits=64),
+            "data": target_hash,
+            "config": cfg.to_dict(),
+            "pair": [source, target],
+        }
     )
 
 

@@ -18,20 +18,9 @@ from typing import Any
 
 from spikebridge.atomic import write_text_atomic
 from spikebridge.experiments.realism import RealismResult
+from spikebridge.provenance import file_hash
 
 RECIPE = 2  # 2: bridge models generated through the numpy engine with rate anchoring
-
-
-def file_hash(path: Path) -> str:
-    """sha256 (16 hex digits) of a file's bytes; "" for a missing file."""
-    path = Path(path)
-    if not path.is_file():
-        return ""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
 
 
 @dataclass(frozen=True)

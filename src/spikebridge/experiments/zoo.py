@@ -13,7 +13,6 @@ same alignment for every model: row t of the output is P(spike at bin t+1 | bins
 
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
 import time
@@ -28,6 +27,7 @@ import numpy as np
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError
 from spikebridge.models.registry import ARCHITECTURES, architecture
 from spikebridge.preprocess.prepare import PreparedRecording
+from spikebridge.provenance import file_hash
 
 LOSSES = ("dice", "focal", "bce", "wbce")
 BASELINES = {
@@ -254,7 +254,7 @@ def stored_fit(spec: ModelSpec, data_hash: str, model_dir: Path) -> dict | None:
 
 def model_fingerprint(model_dir: Path) -> str:
     """Hash of a fitted model's ``model.json`` (a refit writes a new one): results scored with it name it."""
-    return hashlib.sha256((Path(model_dir) / "model.json").read_bytes()).hexdigest()[:16]
+    return file_hash(Path(model_dir) / "model.json")
 
 
 def fit_or_reuse(spec: ModelSpec, prep: PreparedRecording, model_dir: Path, recompute: bool = False) -> dict:
