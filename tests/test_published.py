@@ -56,16 +56,20 @@ def test_a_model_without_values_gives_dashes():
     assert all(r[2] == "-" and r[4] == "-" for r in table.rows)
 
 
-def test_spikebridges_model_gets_two_more_columns_when_the_matrix_holds_it():
-    names, preps = ["a", "b"], ["in_vitro", "in_vivo"]
+def _paper_and_bridge_matrix() -> MatrixSummary:
+    """Two recordings (in vitro a, in vivo b) with paper-dice, bridge-bce and rate values."""
     values = {
         ("paper-dice", "roc_auc_pooled"): np.array([[0.9, 0.7], [0.8, 0.85]]),
         ("paper-dice", "roc_auc_unit_mean"): np.full((2, 2), 0.5),
-        ("bridge-bce", "roc_auc_pooled"): np.array([[0.95, 0.75], [0.81, 0.9]]),
+        ("bridge-bce", "roc_auc_pooled"): np.array([[0.95, 0.75], [0.85, 0.9]]),
         ("bridge-bce", "roc_auc_unit_mean"): np.array([[0.6, 0.55], [0.65, 0.7]]),
         ("rate", "roc_auc_pooled"): np.full((2, 2), 0.8),
     }
-    table = table2_side_by_side(MatrixSummary(names, preps, values, {}))
+    return MatrixSummary(["a", "b"], ["in_vitro", "in_vivo"], values, {})
+
+
+def test_spikebridges_model_gets_two_more_columns_when_the_matrix_holds_it():
+    table = table2_side_by_side(_paper_and_bridge_matrix())
     assert table.header[5:] == ("ours: bridge-bce, pooled ROC-AUC", "ours: bridge-bce, per-unit ROC-AUC")
     rows = {r[0]: r for r in table.rows}
     assert rows["In vitro -> in vivo"][2:] == (
@@ -75,21 +79,13 @@ def test_spikebridges_model_gets_two_more_columns_when_the_matrix_holds_it():
         "0.750 ± 0.000 (n = 1)",
         "0.550 ± 0.000 (n = 1)",
     )
-    assert len(table2_side_by_side(MatrixSummary(names, preps, values, {}), also=None).header) == 5
+    assert len(table2_side_by_side(_paper_and_bridge_matrix(), also=None).header) == 5
 
 
 def test_summary_sentence_gives_spikebridges_model_and_the_papers_on_off_diagonal_cells():
     from spikebridge.report.summary import summary_section
 
-    names, preps = ["a", "b"], ["in_vitro", "in_vivo"]
-    values = {
-        ("paper-dice", "roc_auc_pooled"): np.array([[0.9, 0.7], [0.8, 0.85]]),
-        ("paper-dice", "roc_auc_unit_mean"): np.full((2, 2), 0.5),
-        ("bridge-bce", "roc_auc_pooled"): np.array([[0.95, 0.75], [0.85, 0.9]]),
-        ("bridge-bce", "roc_auc_unit_mean"): np.array([[0.6, 0.55], [0.65, 0.7]]),
-        ("rate", "roc_auc_pooled"): np.full((2, 2), 0.8),
-    }
-    (sentence,) = summary_section([], MatrixSummary(names, preps, values, {})).blocks
+    (sentence,) = summary_section([], _paper_and_bridge_matrix()).blocks
     assert sentence.text == (
         "Cross-recording matrix of 2 recordings, on recordings a model was not trained on: bridge-bce "
         "per-unit ROC-AUC 0.600 ± 0.071 (n = 2), pooled ROC-AUC 0.800 ± 0.071 (n = 2); paper-dice per-unit "
