@@ -148,7 +148,7 @@ def study_cmd(
     if realism_seconds > 0:
         stage("realism")
         t0 = time.perf_counter()
-        capabilities.append(_realism(names, root, out, profile, prep_cfg, realism_seconds))
+        capabilities.append(_realism(names, root, out, profile, prep_cfg, realism_seconds, executor))
         seconds["realism"] = time.perf_counter() - t0
     if explain:
         stage("explain")
@@ -251,18 +251,19 @@ def _explain(names, root: Path, out: Path, profile: str, refits: bool):
     return shipped_section(shipped, shared, per_report)
 
 
-def _realism(names, root: Path, out: Path, profile: str, prep_cfg, seconds: float):
+def _realism(names, root: Path, out: Path, profile: str, prep_cfg, seconds: float, executor: str = "local"):
     """Generate 5 trials from each evaluated recording's bridge model (BCE); compare them with its test part.
 
-    A recording whose checkpoint, data, generation and realism settings are unchanged since the last
-    run with this ``out`` is read back, not recomputed (:mod:`spikebridge.experiments.realism_cache`).
+    The recordings run as units of work on ``executor`` (local processes unless "inline"). A recording
+    whose checkpoint, data, generation and realism settings are unchanged since the last run with this
+    ``out`` is read back, not recomputed (:mod:`spikebridge.experiments.realism_cache`).
     """
-    from spikebridge.errors import SpikebridgeError
+    from spikebridge.experiments.executors import Task, run_tasks
     from spikebridge.experiments.prepared import get_prepared, recording_key
     from spikebridge.experiments.zoo import ModelSpec, fitted_model_dir
     from spikebridge.report.realism import realism_section
 
-    results, notes = [], []
+    tasks, notes = [], []
     for name in names:
         key = recording_key(name)
         ckpt = fitted_model_dir(out, key, ModelSpec("bridge", "bce", profile=profile)) / "best.ckpt"
@@ -273,11 +274,26 @@ def _realism(names, root: Path, out: Path, profile: str, prep_cfg, seconds: floa
                 f"{key}: no realism ({'no BCE model' if not ckpt.is_file() else 'test part under 8 s'})."
             )
             continue
-        try:
-            results.append(_realism_one(name, key, ckpt, prep.data_hash(), span, root, out))
-        except SpikebridgeError as exc:
-            notes.append(f"{key}: no realism ({exc}).")
+        tasks.append(Task(key, _realism_task, (name, key, ckpt, prep.data_hash(), span, root, out)))
+    done = {task.key: out for task, out in run_tasks(tasks, "inline" if executor == "inline" else "local")}
+    results = []
+    for task in tasks:  # in the order of the recordings
+        outcome = done[task.key]
+        if isinstance(outcome, str):
+            notes.append(f"{task.key}: no realism ({outcome}).")
+        else:
+            results.append(outcome)
     return realism_section(results, tuple(notes))
+
+
+def _realism_task(*args):
+    """Unit of work: one recording's realism run, or the message of the data or settings error that stopped it."""
+    from spikebridge.errors import SpikebridgeError
+
+    try:
+        return _realism_one(*args)
+    except SpikebridgeError as exc:
+        return str(exc)
 
 
 def _realism_one(name: str, key: str, ckpt: Path, data_hash: str, span: float, root: Path, out: Path):
@@ -295,7 +311,7 @@ def _realism_one(name: str, key: str, ckpt: Path, data_hash: str, span: float, r
         console.print(f"[bold]realism[/bold] {key}: unchanged, read back from {folder}")
         return cached
     console.print(f"[bold]realism[/bold] {key}: 5 trials x {span:g} s")
-    gen = generate_recording(request, root, progress=True)
+    gen = generate_recording(request, root, progress=False)  # runs beside other recordings: no bars
     path = write_generated(gen, folder / f"generated_{key}.nwb")
     result = run_realism(read_generated(path), name, folder, root, log=console.print, models_dir=out)
     json_path, *figures = write_realism(result, folder)  # scored on the file as written
