@@ -218,7 +218,7 @@ class MatrixRun:
             total = n_cells + sum(1 for k in done if k.startswith(stage + "/"))
             skipped += total - n_cells
             self.log(f"{stage}: {n_cells} cells to compute, {total - n_cells} already finished"
-                     + (f" ({len(tasks)} units of work)" if len(tasks) != n_cells else ""))  # fmt: skip
+                     + (f" ({len(tasks)} units of work)" if stage == "score" else ""))  # fmt: skip
             t_stage = time.perf_counter()
             for i, (task, result) in enumerate(run_tasks(tasks, executor, workers, address), start=1):
                 keys = self._write(run, task, result)
@@ -226,7 +226,7 @@ class MatrixRun:
                 left = time_left(i, len(tasks), time.perf_counter() - t_stage)
                 cells = result.get("cells", [result])
                 seconds = sum(c.get("seconds", 0.0) for c in cells)
-                what = f"{len(cells)} models, " if task.key.startswith("score/") else ""
+                what = f"{len(cells)} model{'s' * (len(cells) != 1)}, " if stage == "score" else ""
                 self.log(f"  [{i}/{len(tasks)}] {task.key} ({what}{seconds:.1f} s; {left})")
         seconds = time.perf_counter() - start
         return {"computed": computed, "skipped": skipped, "seconds": seconds, "run": run}
