@@ -33,7 +33,16 @@ class Task:
 
 
 def _init_worker(threads: int) -> None:
+    """Limit this worker to ``threads`` threads: torch's and the native pools numpy already loaded.
+
+    The environment variable reaches only libraries loaded later; numpy's BLAS is usually loaded
+    already, while the task's function was unpickled (its module imports numpy), and would
+    otherwise run one thread per core in every worker.
+    """
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)  # stays in force for the life of the worker process
     try:
         import torch
 
