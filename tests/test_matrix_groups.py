@@ -96,3 +96,17 @@ def test_run_stopped_inside_a_group_resumes_its_missing_models_only(recordings, 
     assert second["computed"] == {"fit": 0, "score": 2} and second["skipped"] == 4 + 6
     assert "score: 2 cells to compute, 6 already finished (2 units of work)" in logs
     assert _values(run.store) == reference
+
+
+def test_score_groups_start_when_their_source_is_fitted():
+    from spikebridge.experiments.executors import Task
+    from spikebridge.experiments.matrix import _after_fits
+
+    fits = [Task(f"fit/{s}/{m}", print) for s, m in (("a", "glm"), ("a", "rate"), ("b", "rate"))]
+    scores = [Task(f"score/{s}/{t}", print, meta={"source": s}) for s in "abc" for t in "ab"]
+    ready, then = _after_fits(fits, scores)
+    assert [t.key for t in ready] == [t.key for t in fits] + ["score/c/a", "score/c/b"]  # c needs no fit
+    assert then(fits[0], {}) == []  # a still has a fit running
+    assert then(fits[2], {}) == scores[2:4]
+    assert then(fits[1], {}) == scores[0:2]
+    assert then(scores[0], {}) == [] and then(fits[1], {}) == []  # nothing is released twice

@@ -136,6 +136,28 @@ def score_group(model_dirs: Sequence[str], prep_path: str, n_boot: int, seed: in
     return {"target_hash": target_hash, "cells": cells}
 
 
+def _after_fits(fits: list[Task], scores: list[Task]) -> tuple[list[Task], Callable]:
+    """The tasks ready now (every fit, then the score groups of sources with no fit left) and a
+    ``then`` callback for :func:`run_tasks` that releases a source's score groups once its last
+    fit has finished, so scoring overlaps the remaining fits instead of waiting for all of them."""
+    waiting: dict[str, set[str]] = {}
+    for task in fits:
+        waiting.setdefault(task.key.split("/")[1], set()).add(task.key)  # fit/SOURCE/MODEL
+    held = [t for t in scores if t.meta["source"] in waiting]
+
+    def then(task: Task, result: Any) -> list[Task]:
+        source = task.key.split("/")[1]
+        if not task.key.startswith("fit/") or source not in waiting:
+            return []
+        waiting[source].discard(task.key)
+        if waiting[source]:
+            return []
+        del waiting[source]
+        return [t for t in held if t.meta["source"] == source]
+
+    return [*fits, *(t for t in scores if t.meta["source"] not in waiting)], then
+
+
 @dataclass
 class MatrixRun:
     """Driver of one matrix run: plans the cells, runs the missing ones, writes each as it finishes."""
@@ -209,25 +231,27 @@ class MatrixRun:
         run = self.config.run
         if self.store.cell_payload(run, "config") != self.config.to_dict():  # a resumed run rewrites nothing
             self.store.write_cell(run, "config", [], payload=self.config.to_dict())
-        computed = {"fit": 0, "score": 0}
+        done = self.store.finished_cells(run)
+        fits, scores = self.fit_tasks(done), self.score_tasks(done)
         skipped = 0
-        for stage, planner in (("fit", self.fit_tasks), ("score", self.score_tasks)):
-            done = self.store.finished_cells(run)
-            tasks = planner(done)
+        for stage, tasks in (("fit", fits), ("score", scores)):
             n_cells = sum(len(t.meta.get("models", [None])) for t in tasks)
-            total = n_cells + sum(1 for k in done if k.startswith(stage + "/"))
-            skipped += total - n_cells
-            self.log(f"{stage}: {n_cells} cells to compute, {total - n_cells} already finished"
+            finished = sum(1 for k in done if k.startswith(stage + "/"))
+            skipped += finished
+            self.log(f"{stage}: {n_cells} cells to compute, {finished} already finished"
                      + (f" ({len(tasks)} units of work)" if stage == "score" else ""))  # fmt: skip
-            t_stage = time.perf_counter()
-            for i, (task, result) in enumerate(run_tasks(tasks, executor, workers, address), start=1):
-                keys = self._write(run, task, result)
-                computed[stage] += len(keys)
-                left = time_left(i, len(tasks), time.perf_counter() - t_stage)
-                cells = result.get("cells", [result])
-                seconds = sum(c.get("seconds", 0.0) for c in cells)
-                what = f"{len(cells)} model{'s' * (len(cells) != 1)}, " if stage == "score" else ""
-                self.log(f"  [{i}/{len(tasks)}] {task.key} ({what}{seconds:.1f} s; {left})")
+        computed = {"fit": 0, "score": 0}
+        ready, then = _after_fits(fits, scores)
+        t_stage, n_tasks = time.perf_counter(), len(fits) + len(scores)
+        for i, (task, result) in enumerate(run_tasks(ready, executor, workers, address, then), start=1):
+            keys = self._write(run, task, result)
+            stage = task.key.split("/")[0]
+            computed[stage] += len(keys)
+            left = time_left(i, n_tasks, time.perf_counter() - t_stage)
+            cells = result.get("cells", [result])
+            seconds = sum(c.get("seconds", 0.0) for c in cells)
+            what = f"{len(cells)} model{'s' * (len(cells) != 1)}, " if stage == "score" else ""
+            self.log(f"  [{i}/{n_tasks}] {task.key} ({what}{seconds:.1f} s; {left})")
         seconds = time.perf_counter() - start
         return {"computed": computed, "skipped": skipped, "seconds": seconds, "run": run}
 
