@@ -36,8 +36,10 @@ def cell_loglik(probs: np.ndarray, targets: np.ndarray, eps: float = 1e-6) -> np
 
     Single-precision probabilities are widened before clipping, so ``eps`` is applied exactly.
     """
-    p = np.clip(np.asarray(probs, dtype=np.float64), eps, 1.0 - eps)
-    ll = np.log1p(-p)
+    p = np.asarray(probs, dtype=np.float64)
+    p = np.clip(p, eps, 1.0 - eps, out=None if p is probs else p)  # in place only in a widened copy
+    ll = np.negative(p)
+    np.log1p(ll, out=ll)
     spikes = np.asarray(targets, dtype=bool)
     ll[spikes] = np.log(p[spikes])  # the same values as np.where, one logarithm per cell
     return ll
