@@ -36,8 +36,10 @@ def cell_loglik(probs: np.ndarray, targets: np.ndarray, eps: float = 1e-6) -> np
 
     Single-precision probabilities are widened before clipping, so ``eps`` is applied exactly.
     """
-    p = np.clip(np.asarray(probs, dtype=np.float64), eps, 1.0 - eps)
-    ll = np.log1p(-p)
+    p = np.asarray(probs, dtype=np.float64)
+    p = np.clip(p, eps, 1.0 - eps, out=None if p is probs else p)  # in place only in a widened copy
+    ll = np.negative(p)
+    np.log1p(ll, out=ll)
     spikes = np.asarray(targets, dtype=bool)
     ll[spikes] = np.log(p[spikes])  # the same values as np.where, one logarithm per cell
     return ll
@@ -187,14 +189,15 @@ CALIBRATED_VARIANTS = {"one_map": False, "unit_maps": True}  # variant name -> o
 
 
 def probability_sets(
-    probs, val_probs, val_targets, unit_mask, method, seed, probabilistic, variants
+    probs, val_probs, val_targets, unit_mask, method, seed, probabilistic, variants, real=None
 ) -> tuple:
     """The probabilities scored by bits per spike, real units only (T, R): the headline and calibrated variants.
 
     ``probs`` (T, N) are the test outputs; calibrations (``method``) are fitted on ``val_probs`` /
     ``val_targets`` (T_val, N) only. The headline is ``probs`` when ``probabilistic``, else the scores
     calibrated with one map for all units. Returns ``({"headline": ..., "cal_one_map": ..., ...},
-    source)``, where ``source`` says how the headline probabilities were obtained.
+    source)``, where ``source`` says how the headline probabilities were obtained. ``real`` is
+    ``probs[:, unit_mask]`` when the caller has it already (the headline of probabilities is that array).
     """
     calibrated = {}
     wanted = set(variants) | (set() if probabilistic else {"one_map"})
@@ -203,7 +206,8 @@ def probability_sets(
             cal = make_calibrator(method, per_unit=CALIBRATED_VARIANTS[name], seed=seed)
             calibrated[name] = cal.fit(val_probs, val_targets, unit_mask).transform(probs)[:, unit_mask]
     if probabilistic:
-        headline, source = probs[:, unit_mask], "model probabilities, uncalibrated"
+        headline = probs[:, unit_mask] if real is None else real
+        source = "model probabilities, uncalibrated"
     else:
         headline = calibrated["one_map"]
         source = f"scores calibrated on the validation part ({method}, one map for all units)"

@@ -109,7 +109,7 @@ def check_inputs(probs: np.ndarray, targets: np.ndarray, unit_mask: np.ndarray) 
         raise SpikebridgeDataError("probs contain NaN or infinite values in real units")
     if targets.dtype != bool and not np.isin(targets, (0, 1)).all():
         raise SpikebridgeDataError("targets must be binary (bool or 0/1)")
-    return probs, targets.astype(bool), unit_mask
+    return probs, targets.astype(bool, copy=False), unit_mask
 
 
 def check_disjoint(train_span: tuple[float, float], test_span: tuple[float, float]) -> None:
@@ -468,13 +468,13 @@ def evaluate_predictions(
         choice = choose_block_length(targets, unit_mask, bin_size, source="test targets")
         block_len = choice.bins
     boot = BlockBootstrap(probs.shape[0], block_len, n_boot, seed)
-    p, y = probs[:, unit_mask], targets[:, unit_mask]  # (T, R) real units only
+    p, y = (probs, targets) if unit_mask.all() else (probs[:, unit_mask], targets[:, unit_mask])  # (T, R)
     rs = Resampler(boot, level)
 
     def side_work():  # runs while the pooled rank statistics are computed in another thread
         thr, source = _resolve_threshold(threshold, val_probs, val_targets, unit_mask, threshold_rule)
         sets, bits_source = probability_sets(
-            probs, val_probs, val_targets, unit_mask, calibration, seed, probabilistic, calibrated
+            probs, val_probs, val_targets, unit_mask, calibration, seed, probabilistic, calibrated, real=p
         )
         bps_values, bps_units = bits_metrics(rs, sets, y, train_rates[unit_mask], eps)
         return thr, source, bits_source, bps_values, bps_units, _threshold_metrics(rs, p, y, thr)
@@ -484,8 +484,9 @@ def evaluate_predictions(
     thr, source, bits_source, bps_values, bps_units, thr_values = side
     points.update(bps_units)
     per_unit = {key: _expand(vals, unit_mask) for key, vals in points.items()}
+    n_spk = y.sum(axis=0)  # (R,) test spikes of each real unit
     summaries = tuple(
-        UnitSummary.from_values(key, np.array(per_unit[key]), targets, unit_mask)
+        UnitSummary.from_counts(key, np.array(per_unit[key]), n_spk, y.shape[0], unit_mask)
         for key in ("roc_auc", "ap", "lift", "bits_per_spike")
     )
     roc, pr = curves_from_stats(pooled, max_curve_points) if curves else (None, None)

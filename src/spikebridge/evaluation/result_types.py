@@ -79,8 +79,15 @@ class UnitSummary:
     @classmethod
     def from_values(cls, metric: str, values: np.ndarray, targets: np.ndarray, unit_mask: np.ndarray):
         """Summarise ``values`` (N,) over real units of ``unit_mask``; ``targets`` (T, N) gives the counts."""
-        vals = np.asarray(values, dtype=float)[unit_mask]
         n_spk = targets[:, unit_mask].sum(axis=0)
+        return cls.from_counts(metric, values, n_spk, targets.shape[0], unit_mask)
+
+    @classmethod
+    def from_counts(
+        cls, metric: str, values: np.ndarray, n_spk: np.ndarray, n_bins: int, unit_mask: np.ndarray
+    ):
+        """:meth:`from_values` from each real unit's test spike count ``n_spk`` (R,) in ``n_bins`` bins."""
+        vals = np.asarray(values, dtype=float)[unit_mask]
         scored = vals[np.isfinite(vals)]
         q = np.quantile(scored, [0.25, 0.5, 0.75]) if scored.size else np.full(3, np.nan)
         return cls(
@@ -92,7 +99,7 @@ class UnitSummary:
             int(vals.size),
             int(scored.size),
             int((n_spk == 0).sum()),
-            int((n_spk == targets.shape[0]).sum()),
+            int((n_spk == n_bins).sum()),
         )
 
     def to_dict(self) -> dict:

@@ -7,6 +7,7 @@ the driver process as soon as it is ready, so the driver alone writes to the res
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -33,7 +34,16 @@ class Task:
 
 
 def _init_worker(threads: int) -> None:
+    """Limit this worker to ``threads`` threads: torch's and the native pools numpy already loaded.
+
+    The environment variable reaches only libraries loaded later; numpy's BLAS is usually loaded
+    already, while the task's function was unpickled (its module imports numpy), and would
+    otherwise run one thread per core in every worker.
+    """
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)  # stays in force for the life of the worker process
     try:
         import torch
 
@@ -47,35 +57,51 @@ def _call(task_fn: Callable[..., Any], args: tuple, threads: int) -> Any:
     return task_fn(*args)
 
 
+Then = Callable[[Task, Any], Sequence[Task]]
+
+
 def run_tasks(
     tasks: Sequence[Task],
     executor: str = "local",
     workers: int | None = None,
     address: str | None = None,
+    then: Then | None = None,
 ) -> Iterator[tuple[Task, Any]]:
     """Run ``tasks`` and yield ``(task, result)`` pairs in completion order.
 
     Parameters
     ----------
     executor : {"local", "ray", "inline"}
-        "local": a pool of ``workers`` processes (default: one per core, at most one per task);
+        "local": a pool of ``workers`` processes (default: one per core, at most one per task
+        unless ``then`` may add more);
         "ray": Ray tasks on a local instance or on the cluster at ``address``;
         "inline": in this process, one after another (debugging, tiny runs).
+    then : callable, optional
+        ``then(task, result)`` is called in the driver after each pair has been handed over and
+        returns tasks that have become ready (e.g. work that needed that result on disk); they run
+        on the same workers after the tasks already submitted.
     """
     if executor not in EXECUTORS:
         raise SpikebridgeConfigError(f"executor must be one of {EXECUTORS}, got {executor!r}")
     if not tasks:
         return
+    follow = then or (lambda task, result: ())
     if executor == "inline":
-        for task in tasks:
-            yield task, task.fn(*task.args)
+        queue = deque(tasks)
+        while queue:
+            task = queue.popleft()
+            result = task.fn(*task.args)
+            yield task, result
+            queue.extend(follow(task, result))
     elif executor == "local":
-        yield from _run_local(tasks, workers)
+        yield from _run_local(tasks, workers, follow, grows=then is not None)
     else:
-        yield from _run_ray(tasks, workers, address)
+        yield from _run_ray(tasks, workers, address, follow)
 
 
-def _run_local(tasks: Sequence[Task], workers: int | None) -> Iterator[tuple[Task, Any]]:
+def _run_local(
+    tasks: Sequence[Task], workers: int | None, then: Then, grows: bool
+) -> Iterator[tuple[Task, Any]]:
     import multiprocessing as mp
 
     cores = os.cpu_count() or 1
@@ -84,7 +110,7 @@ def _run_local(tasks: Sequence[Task], workers: int | None) -> Iterator[tuple[Tas
     # with fewer cells must compute each cell exactly as the first run did (thread count changes
     # floating-point reduction order, and so the trained weights).
     threads = max(1, cores // requested)
-    workers = min(requested, len(tasks))
+    workers = requested if grows else min(requested, len(tasks))
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
         pending = {pool.submit(_call, t.fn, t.args, threads): t for t in tasks}
         try:
@@ -92,13 +118,17 @@ def _run_local(tasks: Sequence[Task], workers: int | None) -> Iterator[tuple[Tas
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
                     task = pending.pop(fut)
-                    yield task, fut.result()
+                    result = fut.result()
+                    yield task, result
+                    pending.update({pool.submit(_call, t.fn, t.args, threads): t for t in then(task, result)})
         finally:
             for fut in pending:
                 fut.cancel()
 
 
-def _run_ray(tasks: Sequence[Task], workers: int | None, address: str | None) -> Iterator[tuple[Task, Any]]:
+def _run_ray(
+    tasks: Sequence[Task], workers: int | None, address: str | None, then: Then
+) -> Iterator[tuple[Task, Any]]:
     try:
         import ray
     except ImportError as exc:
@@ -112,17 +142,21 @@ def _run_ray(tasks: Sequence[Task], workers: int | None, address: str | None) ->
     try:
         remote = ray.remote(_call)
         has_gpu = ray.cluster_resources().get("GPU", 0) > 0
-        refs = {
-            remote.options(num_cpus=1, num_gpus=1 if (t.wants_gpu and has_gpu) else 0).remote(
-                t.fn, t.args, 1
-            ): t
-            for t in tasks
-        }
+
+        def submit(batch: Sequence[Task]) -> dict:
+            gpus = {t.key: 1 if (t.wants_gpu and has_gpu) else 0 for t in batch}
+            return {
+                remote.options(num_cpus=1, num_gpus=gpus[t.key]).remote(t.fn, t.args, 1): t for t in batch
+            }
+
+        refs = submit(tasks)
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)
             for ref in done:
                 task = refs.pop(ref)
-                yield task, ray.get(ref)
+                result = ray.get(ref)
+                yield task, result
+                refs.update(submit(then(task, result)))
     finally:
         if started_here:
             ray.shutdown()

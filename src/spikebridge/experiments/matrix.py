@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,9 @@ from typing import Any
 from spikebridge.errors import SpikebridgeConfigError
 from spikebridge.experiments.executors import Task, run_tasks
 from spikebridge.experiments.prepared import get_prepared, recording_key
+from spikebridge.experiments.scoring import outputs_probabilities, score
 from spikebridge.experiments.store import ResultRow, ResultsStore
-from spikebridge.experiments.zoo import ModelSpec, fitted_model_dir
+from spikebridge.experiments.zoo import ModelSpec, fitted_model_dir, load_predictor, scored_columns
 from spikebridge.preprocess.prepare import PrepareConfig, load_prepared
 from spikebridge.progress import time_left
 from spikebridge.provenance import config_hash
@@ -96,21 +97,65 @@ def score_cell(model_dir: str, prep_path: str, n_boot: int, seed: int) -> dict:
     Only the columns real in both the source and the target are read and scored (a source's padding
     columns never learned anything); the number scored is the row ``n_units``.
     """
-    from spikebridge.experiments.scoring import outputs_probabilities, score
-    from spikebridge.experiments.zoo import load_predictor, scored_columns
+    group = score_group((model_dir,), prep_path, n_boot, seed)
+    return {**group["cells"][0], "target_hash": group["target_hash"]}
+
+
+def score_group(model_dirs: Sequence[str], prep_path: str, n_boot: int, seed: int) -> dict:
+    """Unit of work: score several fitted models on one target's test part (runs in a worker).
+
+    Each model is scored exactly as :func:`score_cell` alone would score it: the target is read,
+    checked and hashed once, and the bootstrap block length is chosen once per set of scored
+    columns (it depends on the test targets and those columns only). Returns
+    ``{"target_hash": str, "cells": [{"rows", "source_hash", "seconds"}, ...]}``, one cell per
+    ``model_dirs`` entry in order; a cell's ``seconds`` include its share of the reading.
+    """
+    from spikebridge.evaluation.bootstrap import choose_block_length
 
     start = time.perf_counter()
     target = load_prepared(prep_path)
-    predict, payload = load_predictor(Path(model_dir), target=target)
-    probabilistic = outputs_probabilities(payload["spec"]["name"])
-    result = score(predict, target, n_boot=n_boot, seed=seed, unit_mask=scored_columns(payload, target),
-                   probabilistic=probabilistic, curves=False)  # fmt: skip
-    return {
-        "rows": [*result.to_rows(), {"metric": "n_units", "value": float(result.n_units)}],
-        "target_hash": target.data_hash(),
-        "source_hash": payload["data_hash"],
-        "seconds": time.perf_counter() - start,
-    }
+    target_hash = target.data_hash()
+    shared = (time.perf_counter() - start) / max(1, len(model_dirs))
+    blocks: dict[bytes, int] = {}  # scored-column mask -> block length in bins
+    cells = []
+    for model_dir in model_dirs:
+        t0 = time.perf_counter()
+        predict, payload = load_predictor(Path(model_dir), target=target, target_hash=target_hash)
+        mask = scored_columns(payload, target)
+        if mask.tobytes() not in blocks:
+            choice = choose_block_length(target.test.data, mask, target.test.bin_size, source="test targets")
+            blocks[mask.tobytes()] = choice.bins
+        result = score(predict, target, n_boot=n_boot, seed=seed, block_len=blocks[mask.tobytes()],
+                       unit_mask=mask, probabilistic=outputs_probabilities(payload["spec"]["name"]),
+                       curves=False)  # fmt: skip
+        cells.append({
+            "rows": [*result.to_rows(), {"metric": "n_units", "value": float(result.n_units)}],
+            "source_hash": payload["data_hash"],
+            "seconds": time.perf_counter() - t0 + shared,
+        })  # fmt: skip
+    return {"target_hash": target_hash, "cells": cells}
+
+
+def _after_fits(fits: list[Task], scores: list[Task]) -> tuple[list[Task], Callable]:
+    """The tasks ready now (every fit, then the score groups of sources with no fit left) and a
+    ``then`` callback for :func:`run_tasks` that releases a source's score groups once its last
+    fit has finished, so scoring overlaps the remaining fits instead of waiting for all of them."""
+    waiting: dict[str, set[str]] = {}
+    for task in fits:
+        waiting.setdefault(task.key.split("/")[1], set()).add(task.key)  # fit/SOURCE/MODEL
+    held = [t for t in scores if t.meta["source"] in waiting]
+
+    def then(task: Task, result: Any) -> list[Task]:
+        source = task.key.split("/")[1]
+        if not task.key.startswith("fit/") or source not in waiting:
+            return []
+        waiting[source].discard(task.key)
+        if waiting[source]:
+            return []
+        del waiting[source]
+        return [t for t in held if t.meta["source"] == source]
+
+    return [*fits, *(t for t in scores if t.meta["source"] not in waiting)], then
 
 
 @dataclass
@@ -154,25 +199,28 @@ class MatrixRun:
         return tasks
 
     def score_tasks(self, done: set[str]) -> list[Task]:
+        """One unit of work per (source, target) pair: that source's models not yet scored on that target.
+
+        The store keeps one cell per (source, model, target), so a run killed inside a group resumes
+        with the group's missing models only.
+        """
         tasks = []
         for src in self.config.recordings:
-            for model in self.config.models:
-                for tgt in self.config.recordings:
-                    key = f"score/{self.keys[src]}/{model}/{self.keys[tgt]}"
-                    if key not in done:
-                        args = (
-                            str(self.model_dir(src, model)),
-                            self.prep_paths[tgt],
-                            self.config.n_boot,
-                            self.config.seed,
-                        )
-                        meta = {"source": self.keys[src], "model": model, "target": self.keys[tgt]}
-                        tasks.append(
-                            Task(
-                                key, score_cell, args, wants_gpu=self.config.spec(model).is_neural, meta=meta
-                            )
-                        )
+            for tgt in self.config.recordings:
+                models = [m for m in self.config.models if self.score_key(src, m, tgt) not in done]
+                if not models:
+                    continue
+                dirs = tuple(str(self.model_dir(src, m)) for m in models)
+                meta = {"source": self.keys[src], "target": self.keys[tgt], "models": models}
+                neural = any(self.config.spec(m).is_neural for m in models)
+                args = (dirs, self.prep_paths[tgt], self.config.n_boot, self.config.seed)
+                key = f"score/{self.keys[src]}/{self.keys[tgt]}"
+                tasks.append(Task(key, score_group, args, wants_gpu=neural, meta=meta))
         return tasks
+
+    def score_key(self, source: str, model: str, target: str) -> str:
+        """Store key of one score cell."""
+        return f"score/{self.keys[source]}/{model}/{self.keys[target]}"
 
     def execute(
         self, executor: str = "local", workers: int | None = None, address: str | None = None
@@ -183,44 +231,57 @@ class MatrixRun:
         run = self.config.run
         if self.store.cell_payload(run, "config") != self.config.to_dict():  # a resumed run rewrites nothing
             self.store.write_cell(run, "config", [], payload=self.config.to_dict())
-        computed = {"fit": 0, "score": 0}
+        done = self.store.finished_cells(run)
+        fits, scores = self.fit_tasks(done), self.score_tasks(done)
         skipped = 0
-        for stage, planner in (("fit", self.fit_tasks), ("score", self.score_tasks)):
-            done = self.store.finished_cells(run)
-            tasks = planner(done)
-            total = len(tasks) + sum(1 for k in done if k.startswith(stage + "/"))
-            skipped += total - len(tasks)
-            self.log(f"{stage}: {len(tasks)} cells to compute, {total - len(tasks)} already finished")
-            t_stage = time.perf_counter()
-            for i, (task, result) in enumerate(run_tasks(tasks, executor, workers, address), start=1):
-                self._write(run, task, result)
-                computed[stage] += 1
-                left = time_left(i, len(tasks), time.perf_counter() - t_stage)
-                self.log(f"  [{i}/{len(tasks)}] {task.key} ({result.get('seconds', 0.0):.1f} s; {left})")
+        for stage, tasks in (("fit", fits), ("score", scores)):
+            n_cells = sum(len(t.meta.get("models", [None])) for t in tasks)
+            finished = sum(1 for k in done if k.startswith(stage + "/"))
+            skipped += finished
+            self.log(f"{stage}: {n_cells} cells to compute, {finished} already finished"
+                     + (f" ({len(tasks)} units of work)" if stage == "score" else ""))  # fmt: skip
+        computed = {"fit": 0, "score": 0}
+        ready, then = _after_fits(fits, scores)
+        t_stage, n_tasks = time.perf_counter(), len(fits) + len(scores)
+        for i, (task, result) in enumerate(run_tasks(ready, executor, workers, address, then), start=1):
+            keys = self._write(run, task, result)
+            stage = task.key.split("/")[0]
+            computed[stage] += len(keys)
+            left = time_left(i, n_tasks, time.perf_counter() - t_stage)
+            cells = result.get("cells", [result])
+            seconds = sum(c.get("seconds", 0.0) for c in cells)
+            what = f"{len(cells)} model{'s' * (len(cells) != 1)}, " if stage == "score" else ""
+            self.log(f"  [{i}/{n_tasks}] {task.key} ({what}{seconds:.1f} s; {left})")
         seconds = time.perf_counter() - start
         return {"computed": computed, "skipped": skipped, "seconds": seconds, "run": run}
 
-    def _write(self, run: str, task: Task, result: dict) -> None:
+    def _write(self, run: str, task: Task, result: dict) -> list[str]:
+        """Write the cells of one finished unit of work, each in its own transaction; returns their keys."""
         if task.key.startswith("fit/"):
             self.store.write_cell(run, task.key, [], payload=json.loads(json.dumps(result, default=str)))
-            return
+            return [task.key]
         meta = task.meta
         config = {"matrix": run, "profile": self.config.profile, "seed": self.config.seed}
-        data_hash = f"{result['source_hash']}:{result['target_hash']}"
-        rows = [
-            ResultRow(
-                meta["model"],
-                meta["source"],
-                meta["target"],
-                r["metric"],
-                r["value"],
-                r.get("ci_low"),
-                r.get("ci_high"),
-                config,
-                data_hash,
-            )  # fmt: skip
-            for r in result["rows"]
-        ]
-        self.store.write_cell(
-            run, task.key, rows, payload={"seconds": result["seconds"]}, seconds=result["seconds"]
-        )
+        keys = []
+        for model, cell in zip(meta["models"], result["cells"], strict=True):
+            data_hash = f"{cell['source_hash']}:{result['target_hash']}"
+            rows = [
+                ResultRow(
+                    model,
+                    meta["source"],
+                    meta["target"],
+                    r["metric"],
+                    r["value"],
+                    r.get("ci_low"),
+                    r.get("ci_high"),
+                    config,
+                    data_hash,
+                )  # fmt: skip
+                for r in cell["rows"]
+            ]
+            key = f"score/{meta['source']}/{model}/{meta['target']}"
+            self.store.write_cell(
+                run, key, rows, payload={"seconds": cell["seconds"]}, seconds=cell["seconds"]
+            )
+            keys.append(key)
+        return keys

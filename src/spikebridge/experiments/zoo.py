@@ -264,13 +264,18 @@ def fit_or_reuse(spec: ModelSpec, prep: PreparedRecording, model_dir: Path, reco
 
 
 def load_predictor(
-    model_dir: Path, target: PreparedRecording | None = None, device: str = "cpu", progress: bool = False
+    model_dir: Path,
+    target: PreparedRecording | None = None,
+    device: str = "cpu",
+    progress: bool = False,
+    target_hash: str | None = None,
 ) -> tuple[Predictor, dict]:
     """A ``raster (T, N) -> probabilities (T-1, N)`` function for a folder written by :func:`fit_model`.
 
     With ``target``, the function reads only the columns real in both recordings (the others are
     zeroed: a source's padding columns never learned anything), and a model with per-column
-    parameters uses them only when ``target`` is its own training recording.
+    parameters uses them only when ``target`` is its own training recording. ``target_hash`` is
+    ``target.data_hash()`` when the caller has it already (it hashes every raster of the target).
     """
     model_dir = Path(model_dir)
     meta_path = model_dir / "model.json"
@@ -279,7 +284,7 @@ def load_predictor(
     payload = json.loads(meta_path.read_text())
     artifact = model_dir / payload["artifact"]
     mask = None if target is None else scored_columns(payload, target)
-    own_recording = target is None or target.data_hash() == payload["data_hash"]
+    own_recording = target is None or (target_hash or target.data_hash()) == payload["data_hash"]
     if payload["artifact"] == "best.ckpt":
         from spikebridge.training.predict import load_model, predict_proba
 
