@@ -92,6 +92,10 @@ def evaluate_cmd(
     n_units: int = typer.Option(128, help="Model columns."),
     recompute: bool = typer.Option(False, help="Refit models even when a fitted one is cached."),
     out: Path = typer.Option(Path("spikebridge-out/evaluate"), "--out"),
+    executor: str = typer.Option(
+        "local", help="Where the models are fitted and scored: local (a process per core) | inline | ray."
+    ),
+    workers: int = typer.Option(None, help="Processes of the local executor (default: one per core)."),
     data_root: Path = typer.Option(None, "--data-root"),
     sampling_rate: float = typer.Option(None, "--sampling-rate", help=SAMPLING_RATE_HELP),
     units: str = typer.Option(None, "--units", help=UNITS_HELP),
@@ -115,7 +119,7 @@ def evaluate_cmd(
                        max_epochs=epochs, n_boot=n_boot, prepare=prepare)
         for r in recordings
     ]  # fmt: skip
-    reports = [_evaluate_one(cfg, out, data_root, recompute, verbose=len(configs) == 1) for cfg in configs]
+    reports = _evaluate_all(configs, out, data_root, recompute, executor, workers)
     model, baselines = _comparison_models(configs[0], compare)
     if model is not None and baselines:
         from spikebridge.experiments.compare import compare_report
@@ -125,21 +129,21 @@ def evaluate_cmd(
         _write_comparison(rows, out)
 
 
-def _evaluate_one(cfg, out: Path, data_root, recompute: bool, verbose: bool):
-    from spikebridge.experiments.evaluate import run_evaluation
+def _evaluate_all(configs, out: Path, data_root, recompute: bool, executor: str, workers: int | None):
+    """Every evaluation's units of work on one executor; the tables (one recording) and files written."""
+    from spikebridge.experiments.evaluate import run_evaluations
     from spikebridge.report.evaluation import write_evaluation
 
-    console.print(
-        f"[bold]evaluate[/bold] {cfg.source} -> {cfg.target or cfg.source}: {', '.join(cfg.models)}"
-    )
-    report = run_evaluation(cfg, out, data_root=data_root, recompute=recompute, log=console.print)
-    if verbose:
-        print_report(report)
-    json_path, fig_path = write_evaluation(report, out, f"{report.source}__{report.target}")
-    console.print(
-        f"results store {out / 'results.sqlite'} (run 'evaluate'); report {json_path}; figure {fig_path}"
-    )
-    return report
+    console.print(f"[bold]evaluate[/bold] {', '.join(configs[0].models)} ({executor} executor)")
+    reports = run_evaluations(configs, out, data_root=data_root, recompute=recompute, log=console.print,
+                              executor=executor, workers=workers)  # fmt: skip
+    for report in reports:
+        if len(reports) == 1:
+            print_report(report)
+        json_path, fig_path = write_evaluation(report, out, f"{report.source}__{report.target}")
+        console.print(f"{report.source} -> {report.target}: report {json_path}; figure {fig_path}")
+    console.print(f"results store {out / 'results.sqlite'} (run 'evaluate')")
+    return reports
 
 
 def _comparison_models(cfg, compare: str | None) -> tuple[str | None, tuple[str, ...]]:

@@ -130,9 +130,10 @@ def study_cmd(
     configs = {"prepare": prep_cfg.to_dict()}
     names = evaluate or [n for n in EVALUATED if load_catalog()[n].present(root)]
     stage("evaluations")
-    evaluations = [_evaluation(name, root, out, profile, n_boot, prep_cfg, executor) for name in names]
+    t0 = time.perf_counter()
+    evaluations = _evaluations(names, root, out, profile, n_boot, prep_cfg, executor)
+    seconds["evaluations"] = time.perf_counter() - t0  # wall clock: the recordings' units share the workers
     for e in evaluations:
-        seconds[f"evaluate {e.report.source}"] = e.seconds
         configs[f"evaluate {e.report.source}"] = e.report.config
     matrix_art = None
     if not skip_matrix:
@@ -310,25 +311,27 @@ def _missing_hashes(names, known: dict, root: Path, prep_cfg) -> dict[str, str]:
     return {recording_key(n): get_prepared(n, prep_cfg, data_root=root)[0].data_hash() for n in missing}
 
 
-def _evaluation(name: str, root: Path, out: Path, profile: str, n_boot: int, prep_cfg, executor: str):
-    """Evaluate every model on one recording; print the tables; return what the report needs."""
+def _evaluations(names, root: Path, out: Path, profile: str, n_boot: int, prep_cfg, executor: str):
+    """Evaluate every model on each recording (all units of work on one executor); print the tables;
+    return what the report needs."""
     from spikebridge.cli.eval_commands import print_report
-    from spikebridge.experiments.evaluate import EvaluateConfig, run_evaluation
+    from spikebridge.experiments.evaluate import EvaluateConfig, run_evaluations
     from spikebridge.experiments.zoo import fitted_model_dir
     from spikebridge.report.evaluation import write_evaluation
     from spikebridge.report.study import EvaluationArtifacts, read_histories
 
-    console.print(f"[bold]evaluate[/bold] {name}")
-    start = time.perf_counter()
-    cfg = EvaluateConfig(source=name, profile=profile, n_boot=n_boot, prepare=prep_cfg)
-    executor = "local" if executor == "ray" else executor  # six models: local processes suffice
-    report = run_evaluation(
-        cfg, out / "evaluate", root, log=console.print, models_root=out, executor=executor
+    cfgs = [EvaluateConfig(source=name, profile=profile, n_boot=n_boot, prepare=prep_cfg) for name in names]
+    executor = "local" if executor == "ray" else executor  # a dozen units of work: local processes suffice
+    reports = run_evaluations(
+        cfgs, out / "evaluate", root, log=console.print, models_root=out, executor=executor
     )
-    print_report(report)
-    _, fig_path = write_evaluation(report, out, report.source)
-    dirs = {m: fitted_model_dir(out, report.source, cfg.spec(m)) for m in cfg.models}
-    return EvaluationArtifacts(report, fig_path, read_histories(dirs), time.perf_counter() - start)
+    artifacts = []
+    for cfg, report in zip(cfgs, reports, strict=True):
+        print_report(report)
+        _, fig_path = write_evaluation(report, out, report.source)
+        dirs = {m: fitted_model_dir(out, report.source, cfg.spec(m)) for m in cfg.models}
+        artifacts.append(EvaluationArtifacts(report, fig_path, read_histories(dirs), report.seconds))
+    return artifacts
 
 
 def _matrix(recs, models, root: Path, out: Path, profile: str, prep_cfg, executor: str, address: str | None):

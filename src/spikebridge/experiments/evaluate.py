@@ -82,6 +82,7 @@ class EvaluationReport:
     chance: float
     config: dict[str, Any]
     fit_seconds: dict[str, float]
+    seconds: float = 0.0  # worker seconds of the units computed in this run (0: all read back)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -157,26 +158,25 @@ def _stored_result(store: ResultsStore, cell: str, model_dir: Path, spec: ModelS
     return EvaluationResult.from_dict(stored["result"]), fit
 
 
-def run_evaluation(
-    cfg: EvaluateConfig,
-    out_dir: Path,
-    data_root: Path | None = None,
-    recompute: bool = False,
-    log: Callable[[str], None] = print,
-    models_root: Path | None = None,
-    executor: str = "inline",
-    workers: int | None = None,
-) -> EvaluationReport:
-    """Fit (or reuse) every model on the source, score each on the target's test part, store the rows.
+@dataclass
+class _Plan:
+    """One evaluation's cells, stored results and the units of work still to run."""
 
-    Fitted models live in :func:`~spikebridge.experiments.zoo.fitted_model_dir` of ``models_root``
-    (default ``out_dir``), the store a study shares between all its stages. A model whose result is
-    in the results store (scored with the same fitted model on the same data) is read back, neither
-    refitted nor rescored; the others run as units of work on ``executor`` (see
-    :func:`~spikebridge.experiments.executors.run_tasks`). ``recompute`` refits and rescores all.
-    """
-    out_dir = Path(out_dir)
-    models_root = Path(models_root) if models_root is not None else out_dir
+    cfg: EvaluateConfig
+    skey: str
+    tkey: str
+    target: Any
+    hashes: tuple[str, str]
+    store: ResultsStore
+    dirs: dict[str, Path]
+    cells: dict[str, str]
+    done: dict[str, tuple]
+    tasks: list[Task]
+    seconds: float = 0.0
+
+
+def _plan(cfg, out_dir: Path, data_root, recompute: bool, log, models_root: Path) -> _Plan:
+    """Read back what is stored; one unit of work per model still to fit or score."""
     source, source_path = get_prepared(cfg.source, cfg.prepare, data_root=data_root)
     target, target_path = (
         (source, source_path)
@@ -206,18 +206,83 @@ def run_evaluation(
             cfg.n_boot,
             recompute,
         )
-        tasks.append(Task(m, evaluation_cell, args, wants_gpu=cfg.spec(m).is_neural))
+        tasks.append(Task(f"{skey}/{tkey}/{m}", evaluation_cell, args, wants_gpu=cfg.spec(m).is_neural,
+                          meta={"model": m, "fitted": fitted}))  # fmt: skip
     for m in done:
         log(f"  {m}: result read from {store.path.name}")
-    for task, out in run_tasks(tasks, executor, workers):
-        config = {**cfg.to_dict(), "model": cfg.spec(task.key).to_dict()}
-        rows = result_rows(out["result"], task.key, skey, tkey, config, ":".join(hashes))
-        payload = {"per_unit": out["result"].to_dict()["per_unit"], "result": out["result"].to_dict(),
-                   "model": model_fingerprint(dirs[task.key]), "data_hash": ":".join(hashes)}  # fmt: skip
-        store.write_cell(EVALUATE_RUN, cells[task.key], rows, payload=payload, seconds=out["seconds"])
-        done[task.key] = (out["result"], out["fit"])
-    results = {m: done[m][0] for m in cfg.models}
-    fit_seconds = {m: float(done[m][1].get("seconds", 0.0)) for m in cfg.models}
+    return _Plan(cfg, skey, tkey, target, hashes, store, dirs, cells, done, tasks)
+
+
+def _record(plan: _Plan, model: str, out: dict) -> None:
+    """Store one finished unit of work (its rows and full result) in the plan's results store."""
+    cfg = plan.cfg
+    config = {**cfg.to_dict(), "model": cfg.spec(model).to_dict()}
+    rows = result_rows(out["result"], model, plan.skey, plan.tkey, config, ":".join(plan.hashes))
+    payload = {"per_unit": out["result"].to_dict()["per_unit"], "result": out["result"].to_dict(),
+               "model": model_fingerprint(plan.dirs[model]), "data_hash": ":".join(plan.hashes)}  # fmt: skip
+    plan.store.write_cell(EVALUATE_RUN, plan.cells[model], rows, payload=payload, seconds=out["seconds"])
+    plan.done[model] = (out["result"], out["fit"])
+    plan.seconds += out["seconds"]
+
+
+def _report(plan: _Plan) -> EvaluationReport:
+    cfg, target = plan.cfg, plan.target
+    results = {m: plan.done[m][0] for m in cfg.models}
+    fit_seconds = {m: float(plan.done[m][1].get("seconds", 0.0)) for m in cfg.models}
     tests = significance_tests(results, target.unit_mask, {m for m in cfg.models if cfg.spec(m).is_neural})
     chance = float(target.test.data[:, target.unit_mask].mean())
-    return EvaluationReport(skey, tkey, results, tests, chance, cfg.to_dict(), fit_seconds)
+    return EvaluationReport(plan.skey, plan.tkey, results, tests, chance, cfg.to_dict(), fit_seconds,
+                            plan.seconds)  # fmt: skip
+
+
+def _longest_first(task: Task) -> int:
+    """Order of submission: fits of neural models before baselines, so the last units are short."""
+    return (0 if task.wants_gpu else 2) - (0 if task.meta.get("fitted") else 1)
+
+
+def run_evaluations(
+    cfgs: list[EvaluateConfig],
+    out_dir: Path,
+    data_root: Path | None = None,
+    recompute: bool = False,
+    log: Callable[[str], None] = print,
+    models_root: Path | None = None,
+    executor: str = "inline",
+    workers: int | None = None,
+) -> list[EvaluationReport]:
+    """Several evaluations whose units of work share one executor (no core waits for one evaluation's
+    slowest model while another evaluation has work); reports in the order of ``cfgs``.
+
+    Fitted models live in :func:`~spikebridge.experiments.zoo.fitted_model_dir` of ``models_root``
+    (default ``out_dir``), the store a study shares between all its stages. A model whose result is
+    in the results store (scored with the same fitted model on the same data) is read back, neither
+    refitted nor rescored; the others run as units of work on ``executor`` (see
+    :func:`~spikebridge.experiments.executors.run_tasks`), neural fits first. ``recompute`` refits
+    and rescores all.
+    """
+    out_dir = Path(out_dir)
+    models_root = Path(models_root) if models_root is not None else out_dir
+    plans = []
+    for cfg in cfgs:
+        log(f"evaluate {cfg.source}" + (f" -> {cfg.target}" if cfg.target not in (None, cfg.source) else ""))
+        plans.append(_plan(cfg, out_dir, data_root, recompute, log, models_root))
+    owner = {id(t): plan for plan in plans for t in plan.tasks}
+    tasks = sorted((t for plan in plans for t in plan.tasks), key=_longest_first)  # stable: plan order kept
+    for task, out in run_tasks(tasks, executor, workers):
+        _record(owner[id(task)], task.meta["model"], out)
+    return [_report(plan) for plan in plans]
+
+
+def run_evaluation(
+    cfg: EvaluateConfig,
+    out_dir: Path,
+    data_root: Path | None = None,
+    recompute: bool = False,
+    log: Callable[[str], None] = print,
+    models_root: Path | None = None,
+    executor: str = "inline",
+    workers: int | None = None,
+) -> EvaluationReport:
+    """Fit (or reuse) every model on the source, score each on the target's test part, store the rows
+    (one evaluation of :func:`run_evaluations`)."""
+    return run_evaluations([cfg], out_dir, data_root, recompute, log, models_root, executor, workers)[0]
