@@ -71,3 +71,31 @@ def test_adf_white_noise_vs_random_walk():
     assert set(stationary.to_dict()["critical_values"]) == {"1%", "5%", "10%"}
     with pytest.raises(SpikebridgeDataError):
         adf_test(np.ones(50))
+
+
+@pytest.mark.parametrize("regression", ["c", "ct", "n"])
+def test_adf_lag_from_one_qr_is_the_lag_adfuller_selects_and_the_test_is_adfullers(regression):
+    from statsmodels.tsa.stattools import adfuller
+    from threadpoolctl import threadpool_limits
+
+    from spikebridge.evaluation.stats import adf_lag
+
+    rng = np.random.default_rng(3)
+    e = rng.normal(size=1000)
+    ar = np.zeros(1000)  # AR(3): the criteria pick a few lags, not 0 or the maximum
+    for t in range(3, 1000):
+        ar[t] = 0.5 * ar[t - 1] - 0.3 * ar[t - 2] + 0.2 * ar[t - 3] + e[t]
+    with threadpool_limits(limits=1, user_api="blas"):
+        for series in (ar, np.cumsum(e), rng.poisson(3.0, 600).astype(float)):
+            for criterion in ("AIC", "BIC"):
+                stat, p, lags, nobs, *_ = adfuller(series, regression=regression, autolag=criterion,
+                                                   result_object=False)  # fmt: skip
+                assert adf_lag(series, regression, criterion) == lags
+                res = adf_test(series, regression=regression, autolag=criterion)
+                assert (res.n_lags, res.n_obs) == (lags, nobs)
+                assert res.statistic == pytest.approx(stat, rel=1e-9) and res.p_value == pytest.approx(
+                    p, rel=1e-7
+                )
+        capped = adfuller(ar, 2, regression, "AIC", result_object=False)[2]
+    assert adf_lag(ar, regression, "AIC", max_lags=2) == capped
+    assert 0 < adf_lag(ar, regression, "AIC") < 21  # a real choice inside 0 .. 12 (1000 / 100)^(1/4) = 21

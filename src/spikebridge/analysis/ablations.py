@@ -87,7 +87,8 @@ def query_predictions(
     unit_mask : ndarray ``(N,)`` bool
     context : int, optional
         Bins per window (default: the model's ``max_context``; 256 for a stateful model, which starts
-        each window from the state it reached reading the intact raster up to it).
+        each window from the state it reached reading the intact raster up to it, so only the shuffled
+        part of its window is read again: the same predictions at a fraction of the cost).
     fraction : float
         Share of the most recent bins shuffled across units (0: intact).
     seed : int
@@ -111,7 +112,11 @@ def query_predictions(
     rng = np.random.default_rng(seed)
     mask = np.asarray(unit_mask, dtype=bool)
     out = np.zeros((queries.size, n_units), dtype=np.float32)
-    offsets = np.arange(-context + 1, 1)
+    length = context
+    if is_stateful(model):  # the warm state already holds the intact bins before the shuffled span
+        shuffled = int(round(fraction * context))
+        length, fraction = max(shuffled, 1), 1.0 if shuffled else 0.0
+    offsets = np.arange(-length + 1, 1)
     runner = WindowRunner(model, raster, mask, columns)
     was_training = model.training
     model.eval()

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from spikebridge.analysis.attention import masked_pearson, window_starts
-from spikebridge.analysis.perturbation import spike_effects
+from spikebridge.analysis.perturbation import WindowEffects, window_effects
 from spikebridge.analysis.protocol import (
     WindowRunner,
     default_context,
@@ -114,6 +114,7 @@ def input_importance(
     batch_size: int = 16,
     columns: bool = True,
     method: str | None = None,
+    effects: WindowEffects | None = None,
 ) -> InputImportance:
     """Input-gradient importance of every past bin for the next-bin loss, on windows of ``raster``.
 
@@ -142,6 +143,9 @@ def input_importance(
         Bernoulli likelihood when each of the last ``max_lag`` input bins is toggled, correlated with
         the rate over those bins (:mod:`spikebridge.analysis.perturbation`). Default: gradient for a
         stateless model, spike for a stateful one.
+    effects : WindowEffects, optional
+        Spike effects already computed on the same windows (e.g. shared with the influence matrix);
+        method ``"spike"`` only.
 
     Returns
     -------
@@ -167,16 +171,15 @@ def input_importance(
     was_training = model.training
     model.eval()
     parts, rates = [], []
-    for i in range(0, len(starts), batch_size):
+    if method == "spike":
+        effects = effects or window_effects(runner, starts, context, real, max_lag, batch_size)
+        effects.check(starts, context, max_lag)
+        parts, rates = [effects.nll], [effects.rate]  # (W, L) in time order, like the gradient's (W, T)
+    for i in range(0, len(starts), batch_size) if method == "gradient" else ():
         batch = starts[i : i + batch_size]
         seg = runner.windows(batch, context + 1)  # (B, T + 1, N)
-        if method == "gradient":
-            parts.append(_window_importance(runner, seg, batch, mask_t, loss_fn))
-            rates.append(seg[:, :-1][..., mask_t].mean(-1))  # (B, T) fraction of active real units
-        else:
-            _, nll = spike_effects(runner, seg[:, :-1], batch, real, max_lag, seg[:, -1], mask_t)  # (B, L, U)
-            parts.append(nll.sum(-1).flip(-1))  # (B, L) in time order, like the gradient's (B, T)
-            rates.append(seg[:, context - max_lag : context][..., mask_t].mean(-1))  # (B, L)
+        parts.append(_window_importance(runner, seg, batch, mask_t, loss_fn))
+        rates.append(seg[:, :-1][..., mask_t].mean(-1))  # (B, T) fraction of active real units
     model.train(was_training)
     imp, rate = torch.cat(parts), torch.cat(rates)  # (W, T) each (T = max_lag for "spike")
     by_lag = imp.flip(-1)[:, :max_lag].double().numpy()  # (W, K): column 0 = lag 1

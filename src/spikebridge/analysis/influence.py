@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from spikebridge.analysis.attention import window_starts
-from spikebridge.analysis.perturbation import spike_effects
+from spikebridge.analysis.perturbation import WindowEffects, window_effects
 from spikebridge.analysis.protocol import (
     WindowRunner,
     default_context,
@@ -136,6 +136,7 @@ def influence_matrix(
     batch_size: int = 32,
     columns: bool = True,
     method: str | None = None,
+    effects: WindowEffects | None = None,
 ) -> InfluenceResult:
     """Gradient influence of every unit's recent input on every unit's next-bin logit.
 
@@ -161,6 +162,10 @@ def influence_matrix(
         added spike makes (:mod:`spikebridge.analysis.perturbation`). Default: gradient for a stateless
         model, spike for a stateful one (its log-rate features make gradients at binary inputs
         meaningless).
+    effects : WindowEffects, optional
+        Spike effects already computed on the same windows (:func:`~spikebridge.analysis.perturbation.
+        window_effects`, e.g. shared with :func:`~spikebridge.analysis.importance.input_importance`);
+        method ``"spike"`` only.
 
     Returns
     -------
@@ -177,6 +182,9 @@ def influence_matrix(
     context = min(int(context), max_context)
     if not 1 <= max_lag <= context:
         raise SpikebridgeConfigError(f"max_lag must be in 1..{context}, got {max_lag}")
+    method = method or ("spike" if is_stateful(model) else "gradient")
+    if method not in METHODS:
+        raise SpikebridgeConfigError(f"influence method must be one of {', '.join(METHODS)}, got {method!r}")
     mask = np.asarray(unit_mask, dtype=bool)
     real = np.flatnonzero(mask)
     starts = window_starts(raster.shape[0], context, n_windows)
@@ -184,18 +192,13 @@ def influence_matrix(
     was_training = model.training
     model.eval()
     total = torch.zeros(max_lag, n_units, n_units)
-    method = method or ("spike" if is_stateful(model) else "gradient")
-    if method not in METHODS:
-        raise SpikebridgeConfigError(f"influence method must be one of {', '.join(METHODS)}, got {method!r}")
-    units = torch.from_numpy(real)
-    for i in range(0, len(starts), batch_size):
+    if method == "spike":
+        effects = effects or window_effects(runner, starts, context, torch.from_numpy(real), max_lag)
+        effects.check(starts, context, max_lag)
+        total = effects.effect_sum.clone()
+    for i in range(0, len(starts), batch_size) if method == "gradient" else ():
         batch = starts[i : i + batch_size]
-        x = runner.windows(batch, context)  # (B, T, N)
-        if method == "gradient":
-            total += _window_jacobian(runner, x, batch, real, max_lag)
-        else:
-            effect, _ = spike_effects(runner, x, batch, units, max_lag)  # (B, L, U, N)
-            total[:, units] += effect.sum(0)
+        total += _window_jacobian(runner, runner.windows(batch, context), batch, real, max_lag)  # (B, T, N)
     model.train(was_training)
     lagged = (total / len(starts)).numpy().astype(np.float64)  # (L, N, N)
     lagged[:, ~mask, :] = np.nan

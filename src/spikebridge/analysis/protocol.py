@@ -136,6 +136,16 @@ class WindowRunner:
         x = x * self.mask.to(x.dtype)
         return self.model.run(x, state, self.mask, self.columns)[0][:, -1]
 
+    def advance(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """A stateful model's logits ``(B, N)`` at the last bin of ``x`` ``(B, T, N)`` and its state after
+        it, continuing ``state``, stepped one bin at a time (for a few bins far cheaper than one block:
+        a one-bin step updates the traces by their recurrence instead of a chunked scan)."""
+        x = x * self.mask.to(x.dtype)
+        logits = None
+        for s in range(x.shape[1]):
+            logits, state = self.model.run(x[:, s : s + 1], state, self.mask, self.columns)
+        return logits[:, -1], state
+
     def states(self, starts) -> State:
         """The stateful model's batched state after reading the raster up to each of ``starts``."""
         model, out = self.model, []

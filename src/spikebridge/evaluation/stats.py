@@ -208,8 +208,12 @@ def adf_test(
     regression : {"c", "ct", "ctt", "n"}
         Deterministic terms of the test regression (constant, trend, ...).
     autolag : {"AIC", "BIC", "t-stat", None}
-        How the number of lags is chosen (None: use ``max_lags``).
+        How the number of lags is chosen (None: use ``max_lags``). AIC and BIC are chosen exactly as
+        ``adfuller`` chooses them, from one QR factorisation (:func:`adf_lag`) instead of one
+        regression per candidate lag; the test then runs ``adfuller`` at the chosen lag, which
+        reproduces ``adfuller(autolag=...)``'s statistic, p-value and lag.
     max_lags : int or None
+        Largest lag (None: ``adfuller``'s default, ``12 (T / 100)^(1/4)``).
 
     Returns
     -------
@@ -220,6 +224,8 @@ def adf_test(
         raise SpikebridgeDataError(f"ADF test needs at least 10 finite values, got {x.size}")
     if np.ptp(x) == 0:
         raise SpikebridgeDataError("ADF test is undefined for a constant series")
+    if autolag is not None and autolag.lower() in ("aic", "bic"):
+        max_lags, autolag = adf_lag(x, regression, autolag, max_lags), None
     with threadpool_limits(limits=1, user_api="blas"):  # many tiny regressions: BLAS threads only spin
         stat, p, lags, nobs, crit, *_ = adfuller(
             x, maxlag=max_lags, regression=regression, autolag=autolag, result_object=False
@@ -227,3 +233,49 @@ def adf_test(
     return ADFResult(
         "augmented Dickey-Fuller", float(stat), float(p), int(lags), int(nobs), dict(crit), regression
     )
+
+
+def adf_lag(x: np.ndarray, regression: str = "c", criterion: str = "AIC", max_lags: int | None = None) -> int:
+    """The lag ``adfuller(x, maxlag=max_lags, regression=regression, autolag=criterion)`` selects.
+
+    ``adfuller`` fits, on the same observations, the test regression with 0 .. ``max_lags`` lagged
+    differences (columns: deterministic terms, the lagged level, then lags 1, 2, ...) and keeps the
+    one of least AIC (or BIC; ties: fewest lags). The candidates are nested, so the residual sum of
+    squares of each is read from one QR factorisation of the largest design: ``ssr_k = ssr_full +
+    sum_{i >= k} (Q^T y)_i^2`` over the columns it leaves out. The criteria are those of statsmodels'
+    OLS, ``nobs log(ssr / nobs) + penalty * columns`` up to a constant shared by every candidate.
+
+    Parameters
+    ----------
+    x : ndarray ``(T,)`` float
+    regression : {"c", "ct", "ctt", "n"}
+    criterion : {"AIC", "BIC"}
+    max_lags : int or None
+        Largest candidate (None: ``adfuller``'s default).
+
+    Returns
+    -------
+    int: the number of lagged differences.
+    """
+    from statsmodels.tsa.tsatools import add_trend, lagmat
+
+    x = np.asarray(x, dtype=float).ravel()
+    ntrend = len(regression) if regression != "n" else 0
+    if max_lags is None:
+        max_lags = min(x.size // 2 - ntrend - 1, int(np.ceil(12.0 * np.power(x.size / 100.0, 1 / 4.0))))
+    xdiff = np.diff(x)
+    design = lagmat(xdiff[:, None], max_lags, trim="both", original="in")  # (nobs, max_lags + 1)
+    nobs = design.shape[0]
+    design[:, 0] = x[-nobs - 1 : -1]  # the lagged level replaces the unlagged difference
+    if regression != "n":
+        design = add_trend(design, regression, prepend=True)  # (nobs, ntrend + 1 + max_lags)
+    y = xdiff[-nobs:]
+    q, _ = np.linalg.qr(design)
+    qty = q.T @ y  # (columns,)
+    ssr_full = float(y @ y - qty @ qty)
+    tail = np.concatenate([np.cumsum((qty**2)[::-1])[::-1], [0.0]])  # tail[k]: sum over columns >= k
+    columns = np.arange(ntrend + 1, ntrend + 2 + max_lags)  # candidates: 0 .. max_lags lags
+    ssr = ssr_full + tail[columns]
+    penalty = 2.0 if criterion.lower() == "aic" else np.log(nobs)
+    ic = nobs * np.log(ssr / nobs) + penalty * columns
+    return int(np.argmin(ic))  # argmin keeps the first (fewest lags) of equal values

@@ -329,11 +329,13 @@ def _analyse(subject: Subject, table, cfg, models_dir: Path, data_root, log) -> 
         log("  attention maps, lag profile, gradient and attention-weighted importance")
         out["attention"] = analyse_attention(model, test, mask, loss_fn, loss, cfg.attention_context,
                                              cfg.attention_windows, columns=subject.own)  # fmt: skip
+    effects = _spike_effects(subject, cfg, log)
     log("  input-gradient importance of the past bins")
     out["importance"] = input_importance(model, test, mask, loss_fn, loss, cfg.influence_context,
-                                         cfg.attention_windows, cfg.max_lag, columns=subject.own)  # fmt: skip
+                                         cfg.attention_windows, cfg.max_lag, columns=subject.own,
+                                         effects=effects)  # fmt: skip
     if applies["influence vs connections"].applies:
-        _influence(subject, cfg, models_dir, data_root, log, out)
+        _influence(subject, cfg, models_dir, data_root, log, out, effects)
     full = np.concatenate([target.fit.data, target.val.data, target.test.data])  # (T, N) analysed window
     out["adf"] = adf_population(
         full, target.unit_mask, target.fit.bin_size, subject.key, target.info.preparation, cfg.adf_bins_ms
@@ -341,7 +343,30 @@ def _analyse(subject: Subject, table, cfg, models_dir: Path, data_root, log) -> 
     return out
 
 
-def _influence(subject: Subject, cfg, models_dir: Path, data_root, log, out: dict) -> None:
+def _spike_effects(subject: Subject, cfg: ExplainConfig, log):
+    """For a stateful model, the spike effects its importance and influence share (one pass over the
+    same windows instead of two; see :mod:`spikebridge.analysis.perturbation`); else None."""
+    import torch
+
+    from spikebridge.analysis.attention import window_starts
+    from spikebridge.analysis.perturbation import window_effects
+    from spikebridge.analysis.protocol import WindowRunner, is_stateful
+
+    if not is_stateful(subject.model) or cfg.attention_windows != cfg.influence_windows:
+        return None
+    log("  effect of one added spike of every unit at every recent bin (importance and influence)")
+    test, context = subject.target.test.data, cfg.influence_context or cfg.max_lag
+    starts = window_starts(test.shape[0], context, cfg.influence_windows)
+    runner = WindowRunner(subject.model, test, subject.mask, subject.own)
+    was_training = subject.model.training
+    subject.model.eval()
+    real = torch.from_numpy(np.flatnonzero(subject.mask))
+    effects = window_effects(runner, starts, context, real, cfg.max_lag)
+    subject.model.train(was_training)
+    return effects
+
+
+def _influence(subject: Subject, cfg, models_dir: Path, data_root, log, out: dict, effects=None) -> None:
     """Influence of every unit on every unit, scored with the coupled GLM against known connections."""
     from spikebridge.analysis.glm_coupling import glm_coupling
     from spikebridge.analysis.influence import connection_auc, influence_matrix
@@ -350,7 +375,7 @@ def _influence(subject: Subject, cfg, models_dir: Path, data_root, log, out: dic
     target, tkey, mask = subject.target, subject.key, subject.mask
     log("  influence of every unit's recent input on every unit's next-bin logit")
     infl = influence_matrix(subject.model, target.test.data, mask, cfg.influence_context, cfg.influence_windows,
-                            cfg.max_lag, columns=subject.own)  # fmt: skip
+                            cfg.max_lag, columns=subject.own, effects=effects)  # fmt: skip
     labels, source = connection_labels(tkey, target, cfg, data_root)
     if labels is not None:
         infl = infl.with_scores(connection_auc(infl.matrix, labels, mask, "model influence"))
