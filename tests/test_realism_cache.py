@@ -52,18 +52,18 @@ def test_second_stage_run_computes_nothing_and_a_changed_setting_recomputes(stud
     rec, out = study_dir
     calls = _counting(monkeypatch)
     cfg = PrepareConfig(n_units=8)
-    first = study_commands._realism([rec], None, out, "tiny", cfg, 5.0)
+    first = study_commands._realism([rec], None, out, "tiny", cfg, 5.0, "inline")
     assert calls == {"generate": 1, "realism": 1}
     record = realism_cache.record_path(out / "realism", "r0")
     stored = record.read_text()
-    again = study_commands._realism([rec], None, out, "tiny", cfg, 5.0)
+    again = study_commands._realism([rec], None, out, "tiny", cfg, 5.0, "inline")
     assert calls == {"generate": 1, "realism": 1}  # read back: nothing generated or scored
     assert record.read_text() == stored
     (run1,), (run2,) = first.subsections, again.subsections
     assert run1 == run2  # the same table, notes and figures in the report
-    study_commands._realism([rec], None, out, "tiny", cfg, 4.5)  # another duration: another key
+    study_commands._realism([rec], None, out, "tiny", cfg, 4.5, "inline")  # another duration: another key
     assert calls == {"generate": 2, "realism": 2}
-    study_commands._realism([rec], None, out, "tiny", cfg, 4.5)
+    study_commands._realism([rec], None, out, "tiny", cfg, 4.5, "inline")
     assert calls == {"generate": 2, "realism": 2}
 
 
