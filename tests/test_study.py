@@ -93,6 +93,8 @@ def test_study_writes_a_report(tmp_path, monkeypatch):
             next((out / "models" / "r0").glob(f"{model}-tiny-s0")).joinpath("model.json").read_text()
         )
         assert store.cell_payload(run, f"fit/r0/{model}")["seconds"] == stored["seconds"]
+        assert store.cell_payload(run, f"fit/r0/{model}")["reused"] is True
+    assert summary["matrix"]["fits_from_store"] == len(summary["matrix"]["models"])  # every r0 model
 
     # A second run on the same folder reads every evaluation and matrix result back from the stores:
     # run in this process (inline executor), it calls neither a fit nor a scoring.

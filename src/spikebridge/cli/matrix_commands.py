@@ -62,7 +62,8 @@ def matrix_cmd(
     )
     stats = run.execute(executor=executor, workers=workers, address=address)
     console.print(
-        f"computed {stats['computed']['fit']} fits and {stats['computed']['score']} scores, "
+        f"computed {stats['computed']['fit']} fits ({stats['from_store']} more taken from the model store) and "
+        f"{stats['computed']['score']} scores, "
         f"skipped {stats['skipped']} finished cells, in {stats['seconds'] / 60:.1f} min"
     )
     report_matrix(run, stats, figures, proximity_model, proximity_margin)

@@ -85,10 +85,18 @@ class MatrixConfig:
 
 
 def fit_cell(spec: dict, prep_path: str, model_dir: str) -> dict:
-    """Unit of work: fit one model on one source (runs in a worker)."""
-    from spikebridge.experiments.zoo import fit_or_reuse
+    """Unit of work: fit one model on one source (runs in a worker).
 
-    return fit_or_reuse(ModelSpec.from_dict(spec), load_prepared(prep_path), Path(model_dir))
+    A model already in the store (fitted by another stage of a study, or an earlier run) is reused;
+    the payload then says ``"reused": True``.
+    """
+    from spikebridge.experiments.zoo import fit_model, stored_fit
+
+    model_spec, prep = ModelSpec.from_dict(spec), load_prepared(prep_path)
+    payload = stored_fit(model_spec, prep.data_hash(), Path(model_dir))
+    if payload is not None:
+        return {**payload, "reused": True}
+    return fit_model(model_spec, prep, Path(model_dir), progress=False)
 
 
 def score_cell(model_dir: str, prep_path: str, n_boot: int, seed: int) -> dict:
@@ -225,7 +233,9 @@ class MatrixRun:
     def execute(
         self, executor: str = "local", workers: int | None = None, address: str | None = None
     ) -> dict:
-        """Run every missing cell; returns counts of computed and skipped cells and the wall time."""
+        """Run every missing cell; returns counts of computed and skipped cells, of fits taken from the
+        model store (``from_store``: fitted by another stage or run, not counted as computed) and the wall
+        time."""
         start = time.perf_counter()
         self.prepare_all()
         run = self.config.run
@@ -240,20 +250,30 @@ class MatrixRun:
             skipped += finished
             self.log(f"{stage}: {n_cells} cells to compute, {finished} already finished"
                      + (f" ({len(tasks)} units of work)" if stage == "score" else ""))  # fmt: skip
-        computed = {"fit": 0, "score": 0}
+        computed, from_store = {"fit": 0, "score": 0}, 0
         ready, then = _after_fits(fits, scores)
         t_stage, n_tasks = time.perf_counter(), len(fits) + len(scores)
         for i, (task, result) in enumerate(run_tasks(ready, executor, workers, address, then), start=1):
             keys = self._write(run, task, result)
             stage = task.key.split("/")[0]
-            computed[stage] += len(keys)
+            if result.get("reused"):
+                from_store += 1
+            else:
+                computed[stage] += len(keys)
             left = time_left(i, n_tasks, time.perf_counter() - t_stage)
             cells = result.get("cells", [result])
             seconds = sum(c.get("seconds", 0.0) for c in cells)
             what = f"{len(cells)} model{'s' * (len(cells) != 1)}, " if stage == "score" else ""
-            self.log(f"  [{i}/{n_tasks}] {task.key} ({what}{seconds:.1f} s; {left})")
+            took = "reused from the model store" if result.get("reused") else f"{seconds:.1f} s"
+            self.log(f"  [{i}/{n_tasks}] {task.key} ({what}{took}; {left})")
         seconds = time.perf_counter() - start
-        return {"computed": computed, "skipped": skipped, "seconds": seconds, "run": run}
+        return {
+            "computed": computed,
+            "skipped": skipped,
+            "from_store": from_store,
+            "seconds": seconds,
+            "run": run,
+        }
 
     def _write(self, run: str, task: Task, result: dict) -> list[str]:
         """Write the cells of one finished unit of work, each in its own transaction; returns their keys."""

@@ -125,7 +125,13 @@ def _matrix(mx: dict) -> list[str]:
         f"{len(mx['names'])} recordings ({kinds['in_vitro']} in vitro, {kinds['in_vivo']} in vivo"
         + (f", {kinds['unknown']} of unknown preparation" if kinds["unknown"] else "")
         + "); "
-        f"{mx['fits']} fits and {mx['scores']} scored cells computed ({mx['reused']} reused) in "
+        f"{mx['fits']} fits and {mx['scores']} scored cells computed ({mx['reused']} reused"
+        + (
+            f"; {mx['fits_from_store']} more fits taken from the study's model store"
+            if mx.get("fits_from_store")
+            else ""
+        )
+        + ") in "
         f"{mx['minutes']:.0f} min. Mean +/- SD over the cells of each group of the paper's Table 2. No "
         "significance test is run across cells: they share source models and targets, so they are not "
         "independent replicates, and no sentence here compares models.",

@@ -109,6 +109,7 @@ def matrix_entry(outputs: dict, stats: dict) -> dict[str, Any]:
         "fits": stats["computed"]["fit"],
         "scores": stats["computed"]["score"],
         "reused": stats["skipped"],
+        "fits_from_store": stats.get("from_store", 0),
         "minutes": round(stats["seconds"] / 60, 1),
         "table2": table,
         "units_scored": {
