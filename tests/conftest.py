@@ -30,6 +30,17 @@ def chromium() -> None:
         pytest.skip(reason)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory):
+    """Fixtures shared by a module or the session (fits reused by several tests) run before any test's own
+    fixtures: their prepared-recording cache goes to a temporary folder too, never into the checkout."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SPIKEBRIDGE_CACHE", str(tmp_path_factory.mktemp("session-cache")))
+    patch.setenv("SPIKEBRIDGE_DATA", str(DATA_ROOT))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     """Every test writes its prepared-recording cache into its own temporary folder."""
