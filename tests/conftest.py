@@ -45,7 +45,6 @@ def _session_cache(tmp_path_factory):
 def _isolated_cache(tmp_path, monkeypatch):
     """Every test writes its prepared-recording cache into its own temporary folder."""
     monkeypatch.setenv("SPIKEBRIDGE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("SPIKEBRIDGE_DATA", str(DATA_ROOT))
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 

@@ -13,7 +13,7 @@ from spikebridge.data.types import RecordingInfo, SpikeTrains
 from spikebridge.experiments.matrix import MatrixConfig, MatrixRun, score_group
 from spikebridge.experiments.scoring import outputs_probabilities, score
 from spikebridge.experiments.store import ResultsStore
-from spikebridge.experiments.zoo import ModelSpec, fit_model, load_predictor, scored_columns
+from spikebridge.experiments.zoo import ModelSpec, fit_model, fit_or_reuse, load_predictor, scored_columns
 from spikebridge.preprocess import PrepareConfig
 from spikebridge.preprocess.prepare import load_prepared, prepare, save_prepared
 from spikebridge.simulation import simulate
@@ -110,3 +110,13 @@ def test_score_groups_start_when_their_source_is_fitted():
     assert then(fits[2], {}) == scores[2:4]
     assert then(fits[1], {}) == scores[0:2]
     assert then(scores[0], {}) == [] and then(fits[1], {}) == []  # nothing is released twice
+
+
+def test_fit_or_reuse_marks_a_stored_fit_and_a_changed_recording_refits(tmp_path):
+    five, eight = _prepared(5, "five", 1), _prepared(N, "eight", 2)
+    first = fit_or_reuse(ModelSpec("rate"), five, tmp_path / "rate")
+    again = fit_or_reuse(ModelSpec("rate"), five, tmp_path / "rate")
+    other = fit_or_reuse(ModelSpec("rate"), eight, tmp_path / "rate")  # other data: fitted anew
+    assert "reused" not in first and "reused" not in other
+    assert again == {**first, "reused": True}
+    assert other["data_hash"] == eight.data_hash() != first["data_hash"]

@@ -35,9 +35,11 @@ class Task:
 
 # glibc's allocator hands large freed blocks (a recording's predictions, its scores) back to the
 # kernel at once and maps fresh zeroed pages for the next one, so a worker that scores cell after cell
-# spends a third of its time in page faults. Keeping freed memory in the process (it is reused by
-# the next cell of the same size) removes most of them: a matrix scoring unit took 7.0 s instead of
-# 10.2 s on 2 CPU cores (benchmarks/bench_allocator.py). A variable the user set wins.
+# spends about a quarter of its time in page faults. Keeping freed memory in the process (it is reused
+# by the next cell of the same size) removes most of them: a matrix scoring unit took 8.7 s instead of
+# 11.1 s (medians, system time 0.5 s instead of 2.7 s; benchmarks/bench_allocator.py on 2 CPU cores).
+# The driver's environment is set, so only processes it starts afterwards (the local workers) see it;
+# a variable the user set wins.
 ALLOCATOR_ENV = {
     "MALLOC_MMAP_THRESHOLD_": str(32 * 1024**2),
     "MALLOC_TRIM_THRESHOLD_": str(16 * 1024**3),

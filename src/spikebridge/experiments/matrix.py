@@ -90,13 +90,9 @@ def fit_cell(spec: dict, prep_path: str, model_dir: str) -> dict:
     A model already in the store (fitted by another stage of a study, or an earlier run) is reused;
     the payload then says ``"reused": True``.
     """
-    from spikebridge.experiments.zoo import fit_model, stored_fit
+    from spikebridge.experiments.zoo import fit_or_reuse
 
-    model_spec, prep = ModelSpec.from_dict(spec), load_prepared(prep_path)
-    payload = stored_fit(model_spec, prep.data_hash(), Path(model_dir))
-    if payload is not None:
-        return {**payload, "reused": True}
-    return fit_model(model_spec, prep, Path(model_dir), progress=False)
+    return fit_or_reuse(ModelSpec.from_dict(spec), load_prepared(prep_path), Path(model_dir))
 
 
 def score_cell(model_dir: str, prep_path: str, n_boot: int, seed: int) -> dict:

@@ -258,9 +258,12 @@ def model_fingerprint(model_dir: Path) -> str:
 
 
 def fit_or_reuse(spec: ModelSpec, prep: PreparedRecording, model_dir: Path, recompute: bool = False) -> dict:
-    """The payload of the model in ``model_dir`` when it was fitted with ``spec`` on ``prep``'s data; else fit it."""
+    """The payload of the model in ``model_dir`` when it was fitted with ``spec`` on ``prep``'s data (with
+    ``"reused": True``, so callers can tell a stored fit from a new one); else fit it."""
     payload = None if recompute else stored_fit(spec, prep.data_hash(), model_dir)
-    return payload if payload is not None else fit_model(spec, prep, Path(model_dir), progress=False)
+    if payload is not None:
+        return {**payload, "reused": True}
+    return fit_model(spec, prep, Path(model_dir), progress=False)
 
 
 def load_predictor(
