@@ -130,8 +130,8 @@ class BridgeModel(nn.Module):
         self.register_buffer(
             "since_edges", torch.tensor(c.since_edges, dtype=torch.float32), persistent=False
         )
-        self.register_buffer("coupling_index", torch.tensor([c.unit_taus.index(t) for t in c.coupling_taus]),
-                             persistent=False)  # fmt: skip
+        coupling_index = torch.tensor([c.unit_taus.index(t) for t in c.coupling_taus], dtype=torch.long)
+        self.register_buffer("coupling_index", coupling_index, persistent=False)
         self.register_buffer("unit_mask", torch.ones(c.n_units, dtype=torch.bool))
         for name, size in (("own", n_unit), ("pop", n_pop)):  # feature standardisation (training data)
             self.register_buffer(f"{name}_mean", torch.zeros(size))
@@ -204,6 +204,16 @@ class BridgeModel(nn.Module):
         """Per-column parameters (they describe the training recording's units)."""
         names = ("coupling", "column_", "mlp_")
         return [p for n, p in self.named_parameters() if n.startswith(names)]
+
+    def column_parameters_by_column(self) -> list[tuple[nn.Parameter, int | None]]:
+        """Per-column parameters with the axis that indexes the column (None: shared by all columns)."""
+        axes = {"coupling.weight": 0, "column_since": 1, "column_own": 0, "column_bias": 0,
+                "column_gain": 0, "mlp_head.weight": 0, "mlp_head.bias": 0}  # fmt: skip
+        return [
+            (p, axes.get(n))
+            for n, p in self.named_parameters()
+            if n.startswith(("coupling", "column_", "mlp_"))
+        ]
 
     def attention_modules(self) -> list[WindowedSelfAttention]:
         """The attention module (empty when attention is disabled)."""

@@ -108,9 +108,10 @@ class BridgeConfig:
 
         Parameters
         ----------
-        name : {"quick", "tiny", "full"}
+        name : {"quick", "tiny", "exact", "full"}
             ``"quick"``: the default (rank 16, context width 64, no attention). ``"tiny"``: seconds per
-            fit, for smoke tests (rank 8, width 16). ``"full"``: attention over the last 256 bins of
+            fit, for smoke tests (rank 8, width 16). ``"exact"``: the quick network with coupling at
+            exact lags 1-3 (trained with a full-batch solve of the per-column part first). ``"full"``: attention over the last 256 bins of
             population tokens and the nonlinear per-column population path.
         """
         profiles = {
@@ -124,6 +125,7 @@ class BridgeConfig:
                 coupling_taus=(4.0,),
                 population_taus=(4.0, 64.0, 1024.0),
             ),  # fmt: skip
+            "exact": dict(coupling_lags=3),
             "full": dict(attention=True, attention_span=256, population_mlp=True, coupling_lags=2),
         }
         if name not in profiles:

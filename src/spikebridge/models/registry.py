@@ -55,7 +55,7 @@ class Architecture:
 
 ARCHITECTURES: dict[str, Architecture] = {
     "bridge": Architecture("bridge", "spikebridge.models.bridge:BridgeModel",
-                           "spikebridge.models.bridge_config:BridgeConfig", ("tiny", "quick", "full"), "features",
+                           "spikebridge.models.bridge_config:BridgeConfig", ("tiny", "quick", "exact", "full"), "features",
                            "spikebridge's own model: a coupled history GLM inside a population-context network",
                            aliases=(("paper", "full"),)),
     "paper": Architecture("paper", "spikebridge.models.spike_transformer:SpikeTransformer",

@@ -35,8 +35,10 @@ class BridgeModule(L.LightningModule):
     weight_decay : float
         AdamW weight decay of the shared parameters.
     unit_mask : ndarray ``(N,)`` bool
-    column_prior : float
-        Scale (logits) of the Gaussian prior on per-column parameters.
+    column_prior : float or ndarray ``(N,)``
+        Scale (logits) of the Gaussian prior on per-column parameters, one for all columns or one per
+        column (parameters shared by all columns, such as the population MLP's hidden layers, take the
+        mean of the real columns' weights).
     shared_loss_weight : float
         Weight of the shared part's own loss.
     n_train_elements : int
@@ -52,7 +54,9 @@ class BridgeModule(L.LightningModule):
         self.model = model
         self.loss_fn = get_loss(loss, **loss_kwargs)
         self.lr, self.column_lr, self.weight_decay = lr, column_lr, weight_decay
-        self.prior_weight = 0.5 / (column_prior**2 * max(n_train_elements, 1))
+        scale = np.broadcast_to(np.asarray(column_prior, dtype=float), np.shape(unit_mask))
+        self.register_buffer("prior_weight", torch.as_tensor(0.5 / (scale**2 * max(n_train_elements, 1)),
+                                                             dtype=torch.float32))  # fmt: skip
         self.shared_loss_weight, self.total_steps = shared_loss_weight, total_steps
         self.register_buffer("unit_mask", torch.as_tensor(np.asarray(unit_mask, dtype=bool)))
         self._train = [0.0, 0]
@@ -70,7 +74,7 @@ class BridgeModule(L.LightningModule):
         loss = self.loss_fn(full.float(), y, self.unit_mask)
         if column is not None:
             loss = loss + self.shared_loss_weight * self.loss_fn(shared.float(), y, self.unit_mask)
-            loss = loss + self.prior_weight * sum((p**2).sum() for p in self.model.column_parameters())
+            loss = loss + self._prior()
         if not torch.isfinite(loss):
             raise SpikebridgeError(
                 f"training loss became {loss.item()} at epoch {self.current_epoch}, batch {batch_idx}; "
@@ -80,6 +84,19 @@ class BridgeModule(L.LightningModule):
         self._train[1] += 1
         self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss
+
+    def _prior(self) -> torch.Tensor:
+        """Gaussian prior on the per-column parameters, each column with its own weight."""
+        weight, mean = self.prior_weight, self.prior_weight[self.unit_mask].mean()
+        total = torch.zeros((), device=weight.device)
+        for p, axis in self.model.column_parameters_by_column():
+            sq = p**2
+            if axis is None:
+                total = total + mean * sq.sum()
+            else:
+                other = tuple(d for d in range(p.dim()) if d != axis)
+                total = total + (weight * (sq.sum(other) if other else sq)).sum()
+        return total
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         shared, column, _ = self.model.parts(batch)

@@ -20,6 +20,7 @@ from spikebridge.models.bridge import BridgeModel
 from spikebridge.models.bridge_config import BridgeConfig
 from spikebridge.training.bridge_data import BankWindows, FeatureBank
 from spikebridge.training.bridge_module import BridgeModule
+from spikebridge.training.bridge_warm import solve_columns
 from spikebridge.training.data import check_raster
 from spikebridge.training.fit import FitResult, TrainConfig, _RecordBest, _resolve_loss_kwargs
 
@@ -40,18 +41,36 @@ class BridgeTrainConfig(TrainConfig):
         Scale (logits) of the Gaussian prior on per-column parameters.
     shared_loss_weight : float
         Weight of the loss of the shared part alone, >= 0.
+    column_solve : tuple of float
+        Prior path (standard deviations, strongest first) of the full-batch solve of the per-column part
+        before gradient training (:func:`~spikebridge.training.bridge_warm.solve_columns`); each unit
+        keeps the prior its validation bins choose, in the solve and in gradient training. Empty: no
+        solve, one prior ``column_prior`` for every unit.
+    solve_bins : int
+        Fit bins the solve reads at most.
+    solve_iterations : int
+        L-BFGS function evaluations per prior of the path.
     """
 
     windows_per_epoch: int | None = None
     column_lr: float = 1e-2
     column_prior: float = 1.0
     shared_loss_weight: float = 0.5
+    column_solve: tuple[float, ...] = ()
+    solve_bins: int = 200_000
+    solve_iterations: int = 30
 
     def __post_init__(self) -> None:
         wpe = self.windows_per_epoch
         object.__setattr__(self, "windows_per_epoch", 1 if wpe is None else wpe)
         super().__post_init__()  # validates the inherited fields
         object.__setattr__(self, "windows_per_epoch", wpe)
+        object.__setattr__(self, "column_solve", tuple(float(v) for v in self.column_solve))
+        if any(not v > 0 for v in self.column_solve) or self.solve_bins < 1 or self.solve_iterations < 1:
+            raise SpikebridgeConfigError(
+                f"need positive column_solve priors, solve_bins and solve_iterations, got {self.column_solve}, "
+                f"{self.solve_bins}, {self.solve_iterations}"
+            )
         if not self.column_lr > 0 or not self.column_prior > 0 or not self.shared_loss_weight >= 0:
             raise SpikebridgeConfigError(
                 f"need column_lr > 0, column_prior > 0 and shared_loss_weight >= 0, got {self.column_lr}, "
@@ -120,12 +139,17 @@ def fit_bridge(
     bank = FeatureBank(model, np.concatenate([train, val]), unit_mask)
     t_fit = train.shape[0]
     n_windows = cfg.windows_per_epoch or max(1, (t_fit - 1) // cfg.window)
+    prior = np.full(n, cfg.column_prior)
+    if cfg.column_solve and model_config.columns:
+        solve = solve_columns(model, bank, unit_mask, (1, t_fit), (t_fit, bank.n_bins), path=cfg.column_solve,
+                              max_bins=cfg.solve_bins, max_iter=cfg.solve_iterations)  # fmt: skip
+        prior = solve.prior_sd
     train_set = BankWindows(bank, cfg.window, 1, t_fit, n_windows, cfg.seed)
     val_set = BankWindows(bank, cfg.window, t_fit, bank.n_bins)
     steps = cfg.max_epochs * math.ceil(n_windows / cfg.batch_size)
     loss_kwargs = _resolve_loss_kwargs(cfg, train, unit_mask)
     module = BridgeModule(model, cfg.loss, loss_kwargs, cfg.lr, cfg.column_lr, cfg.weight_decay, unit_mask,
-                          cfg.column_prior, cfg.shared_loss_weight, t_fit * int(unit_mask.sum()), steps)  # fmt: skip
+                          prior, cfg.shared_loss_weight, t_fit * int(unit_mask.sum()), steps)  # fmt: skip
     recorder = _RecordBest(out, model_config.to_dict(), {**cfg.to_dict(), "loss_kwargs": loss_kwargs}, data_hash,
                            cfg.select_on)  # fmt: skip
     mode = "min" if cfg.select_on == "val_loss" else "max"
