@@ -2,8 +2,9 @@
 
 Objective: the chosen loss of the full model, plus ``shared_loss_weight`` times the loss of its shared
 part alone (so the unit-agnostic part is a complete model of its own for other recordings), plus a
-Gaussian prior of scale ``column_prior`` (logits) on every per-column parameter. The prior is written
-per training element, like the losses (a mean over bins and units), so its weight is that of
+Gaussian prior of scale ``column_prior`` (logits; one for all columns, or one per column as chosen by the
+full-batch solve of :mod:`spikebridge.training.bridge_warm`) on every per-column parameter. The prior is
+written per training element, like the losses (a mean over bins and units), so its weight is that of
 ``0.5 / column_prior^2`` pseudo-observations per parameter on the whole training part.
 """
 
