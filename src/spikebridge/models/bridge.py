@@ -202,8 +202,7 @@ class BridgeModel(nn.Module):
 
     def column_parameters(self) -> list[nn.Parameter]:
         """Per-column parameters (they describe the training recording's units)."""
-        names = ("coupling", "column_", "mlp_")
-        return [p for n, p in self.named_parameters() if n.startswith(names)]
+        return [p for p, _ in self.column_parameters_by_column()]
 
     def column_parameters_by_column(self) -> list[tuple[nn.Parameter, int | None]]:
         """Per-column parameters with the axis that indexes the column (None: shared by all columns)."""

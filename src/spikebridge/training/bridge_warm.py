@@ -31,6 +31,9 @@ from spikebridge.training.bridge_data import FeatureBank
 
 PRIOR_PATH = (0.1, 0.3, 1.0)
 TRACE_PATH = (0.3,)
+SOLVE_BINS = 200_000  # fit bins read at most
+SOLVE_ITERATIONS = 30  # L-BFGS function evaluations per prior of a path
+CHUNK = 16384  # bins per product (bounds the memory of the logits and their gradients)
 
 
 @dataclass(frozen=True)
@@ -124,24 +127,31 @@ class _Columns:
         self.n_lag_inputs = model.config.coupling_lags * len(real)
         self.use_traces = True
 
-    def _weights(self) -> torch.Tensor:
-        w = self.tensors[0]
-        if self.use_traces:
-            return w
-        return torch.cat([w[:, : self.n_lag_inputs], torch.zeros_like(w[:, self.n_lag_inputs :])], 1)
+    def _inputs(self) -> slice:
+        """Coupling inputs in use: all, or the exact lags only while other units' traces are out."""
+        return slice(None) if self.use_traces else slice(0, self.n_lag_inputs)
 
     def logits(self, d: _Design, rows: slice) -> torch.Tensor:
-        _, since, own, u = self.tensors
-        w = self._weights()
-        logits = d.shared[rows] + d.history[rows] @ w.T + torch.gather(since, 0, d.since[rows]) + u
+        w, since, own, u = self.tensors
+        used = self._inputs()
+        logits = (
+            d.shared[rows] + d.history[rows, used] @ w[:, used].T + torch.gather(since, 0, d.since[rows]) + u
+        )
         return logits + torch.bmm(d.rates[:, rows], own)[..., 0].T
+
+    def bce(self, d: _Design, rows: slice) -> torch.Tensor:
+        """Binary cross-entropy of every bin and real column of ``rows``, ``(T, R)``."""
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            self.logits(d, rows), d.y[rows], reduction="none"
+        )
 
     def penalty(self, precision: torch.Tensor, trace_precision: torch.Tensor) -> torch.Tensor:
         """``sum_i precision_i * |theta_i|^2 / 2`` (``trace_precision_i`` for the weights on other units'
         traces) with the coupling weights on the model's scale; the intercept is not penalised (the
         model's is, weakly: it stays near the unit's rate)."""
         w, since, own, _ = self.tensors
-        raw = (self._weights() / self.scale) ** 2
+        used = self._inputs()
+        raw = (w[:, used] / self.scale[used]) ** 2
         sq = raw[:, : self.n_lag_inputs].sum(1) + (since**2).sum(0) + (own**2).sum((1, 2))
         return 0.5 * (precision * sq + trace_precision * raw[:, self.n_lag_inputs :].sum(1)).sum()
 
@@ -164,16 +174,14 @@ class _Columns:
             model.column_gain.zero_()
 
 
-def _per_unit_loss(cols: _Columns, d: _Design, chunk: int = 16384) -> torch.Tensor:
-    """Summed binary cross-entropy per column over the design's bins ``(N,)``."""
-    total = torch.zeros(d.y.shape[1])
+def _chunks(d: _Design) -> list[slice]:
+    return [slice(lo, lo + CHUNK) for lo in range(0, d.n_bins, CHUNK)]
+
+
+def _per_unit_loss(cols: _Columns, d: _Design) -> torch.Tensor:
+    """Summed binary cross-entropy per column over the design's bins ``(R,)``."""
     with torch.no_grad():
-        for lo in range(0, d.n_bins, chunk):
-            rows = slice(lo, lo + chunk)
-            total += torch.nn.functional.binary_cross_entropy_with_logits(
-                cols.logits(d, rows), d.y[rows], reduction="none"
-            ).sum(0)
-    return total
+        return sum(cols.bce(d, rows).sum(0) for rows in _chunks(d))
 
 
 _UNIT_AXES = (0, 1, 0, 0)  # axis of the column index in each of _Columns.tensors
@@ -187,8 +195,8 @@ def solve_columns(
     val_range: tuple[int, int],
     path: tuple[float, ...] = PRIOR_PATH,
     trace_path: tuple[float, ...] = TRACE_PATH,
-    max_bins: int = 120_000,
-    max_iter: int = 25,
+    max_bins: int = SOLVE_BINS,
+    max_iter: int = SOLVE_ITERATIONS,
     length: int = 1024,
 ) -> ColumnSolve:
     """Fit the per-column parameters of ``model`` full-batch, its shared part held fixed.
@@ -221,16 +229,15 @@ def solve_columns(
     ColumnSolve
     """
     real = torch.as_tensor(np.flatnonzero(np.asarray(unit_mask, dtype=bool)))
-    n_real = n = len(real)
+    n = len(real)
     val_length = min(length, val_range[1] - val_range[0] - 1)
     fit = _Design(model, bank, _blocks(*fit_range, length, max_bins), length, real)
     val = _Design(model, bank, _blocks(*val_range, val_length, max_bins), val_length, real)
     fit.standardise()
     val.standardise(fit.mean, fit.scale)
     cols = _Columns(model, fit, real)
-    n_elements = fit.n_bins * n_real
+    n_elements = fit.n_bins * n
     state = {"best_loss": torch.full((n,), math.inf), "best": cols.unit_values(), "evaluations": 0}
-    chunk = 16384
 
     def solve(precision: torch.Tensor, trace_precision: torch.Tensor) -> torch.Tensor:
         """One L-BFGS solve from the current point; per-unit validation losses after it."""
@@ -243,12 +250,8 @@ def solve_columns(
             total = cols.penalty(precision, trace_precision)
             total.backward()
             value = float(total.detach())
-            for lo in range(0, fit.n_bins, chunk):
-                rows = slice(lo, lo + chunk)
-                bce = torch.nn.functional.binary_cross_entropy_with_logits(
-                    cols.logits(fit, rows), fit.y[rows], reduction="none"
-                )
-                part = bce.sum() / n_elements
+            for rows in _chunks(fit):
+                part = cols.bce(fit, rows).sum() / n_elements
                 part.backward()
                 value += float(part.detach())
             return torch.tensor(value)
@@ -256,43 +259,38 @@ def solve_columns(
         optimizer.step(closure)
         return _per_unit_loss(cols, val)
 
-    def keep(losses: torch.Tensor, open_: torch.Tensor) -> torch.Tensor:
-        """Store the units whose validation loss fell (among ``open_``); return them."""
-        better = (losses < state["best_loss"]) & open_
-        index = better.nonzero()[:, 0]
-        for kept, t, axis in zip(state["best"], cols.tensors, _UNIT_AXES, strict=True):
-            kept.index_copy_(axis, index, t.detach().index_select(axis, index))
-        state["best_loss"] = torch.where(better, losses, state["best_loss"])
-        return better
+    val_means: list[float] = []
 
-    precision_of = lambda sd: 1.0 / (sd**2 * n_elements)  # noqa: E731
-    chosen = torch.full((n,), float(path[0]), dtype=torch.float64)
-    open_ = torch.ones(n, dtype=torch.bool)
-    no_traces = torch.zeros(n)
+    def run_path(sds: tuple[float, ...], precisions) -> torch.Tensor:
+        """Solve along ``sds`` (``precisions(sd)`` gives the solve's two precision vectors); each unit keeps
+        the last point before its validation loss stopped falling. Returns the chosen sd per unit (0
+        where no point of the path lowered the loss)."""
+        chosen, open_ = torch.zeros(n, dtype=torch.float64), torch.ones(n, dtype=torch.bool)
+        for sd in sds:
+            losses = solve(*precisions(sd))
+            val_means.append(float(losses.sum() / (val.n_bins * n)))
+            better = (losses < state["best_loss"]) & open_
+            index = better.nonzero()[:, 0]
+            for kept, t, axis in zip(state["best"], cols.tensors, _UNIT_AXES, strict=True):
+                kept.index_copy_(axis, index, t.detach().index_select(axis, index))
+            state["best_loss"] = torch.where(better, losses, state["best_loss"])
+            chosen = torch.where(better, torch.tensor(float(sd), dtype=torch.float64), chosen)
+            open_ &= better
+            if not bool(open_.any()):
+                break
+        return chosen
+
+    precision_of = lambda sd: torch.full((n,), 1.0 / (sd**2 * n_elements))  # noqa: E731
     cols.use_traces = False  # first the exact lags, time-since-spike table, rates and intercept
-    val_means = []
-    for sd in path:
-        losses = solve(torch.full((n,), precision_of(sd)), no_traces)
-        val_means.append(float(losses.sum() / (val.n_bins * n_real)))
-        better = keep(losses, open_)
-        chosen = torch.where(better, torch.tensor(float(sd), dtype=torch.float64), chosen)
-        open_ &= better
-        if not bool(open_.any()):
-            break
+    chosen = run_path(path, lambda sd: (precision_of(sd), torch.zeros(n)))
     trace_sd = torch.zeros(n, dtype=torch.float64)
     if trace_path and cols.n_lag_inputs < cols.tensors[0].shape[1]:
         with torch.no_grad():  # every unit from its own choice, then other units' traces added
             for t, kept in zip(cols.tensors, state["best"], strict=True):
                 t.copy_(kept)
-        cols.use_traces, open_ = True, torch.ones(n, dtype=torch.bool)
-        for sd in trace_path:
-            losses = solve(precision_of(chosen).float(), torch.full((n,), precision_of(sd)))
-            val_means.append(float(losses.sum() / (val.n_bins * n_real)))
-            better = keep(losses, open_)
-            trace_sd = torch.where(better, torch.tensor(float(sd), dtype=torch.float64), trace_sd)
-            open_ &= better
-            if not bool(open_.any()):
-                break
+        cols.use_traces = True
+        own = (1.0 / (chosen**2 * n_elements)).float()
+        trace_sd = run_path(trace_path, lambda sd: (own, precision_of(sd)))
     cols.write(model, state["best"])
     prior_sd, traces = np.full(model.config.n_units, float(path[0])), np.zeros(model.config.n_units)
     prior_sd[real.numpy()], traces[real.numpy()] = chosen.numpy(), trace_sd.numpy()

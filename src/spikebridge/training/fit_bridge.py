@@ -20,7 +20,7 @@ from spikebridge.models.bridge import BridgeModel
 from spikebridge.models.bridge_config import BridgeConfig
 from spikebridge.training.bridge_data import BankWindows, FeatureBank
 from spikebridge.training.bridge_module import BridgeModule
-from spikebridge.training.bridge_warm import solve_columns
+from spikebridge.training.bridge_warm import SOLVE_BINS, SOLVE_ITERATIONS, solve_columns
 from spikebridge.training.data import check_raster
 from spikebridge.training.fit import FitResult, TrainConfig, _RecordBest, _resolve_loss_kwargs
 
@@ -57,8 +57,8 @@ class BridgeTrainConfig(TrainConfig):
     column_prior: float = 1.0
     shared_loss_weight: float = 0.5
     column_solve: tuple[float, ...] = ()
-    solve_bins: int = 200_000
-    solve_iterations: int = 30
+    solve_bins: int = SOLVE_BINS
+    solve_iterations: int = SOLVE_ITERATIONS
 
     def __post_init__(self) -> None:
         wpe = self.windows_per_epoch
