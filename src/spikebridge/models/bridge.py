@@ -20,7 +20,10 @@ traces, ``g_j,f(t)`` unit j's spikes at the exact lags and its short traces (``c
 population traces, with optional attention over the last ``attention_span`` bins of population tokens.
 The first channel of ``c`` gives an additive own-history term; the others let the population state
 scale it (gain). The per-column part is a coupled history GLM (coupling matrix ``C``, per-unit
-time-since-spike table ``P``, rate weights ``V``, intercept ``u``) plus a per-unit gain ``e``.
+time-since-spike table ``P``, rate weights ``V``, intercept ``u``) plus a per-unit gain ``e``. With the
+per-column part, unit ``i``'s logit ``z`` is finally shrunk towards the logit ``a_i`` of its training
+rate, ``a_i + s_i (z - a_i)`` (``s_i = 1`` until chosen on validation bins after training, see
+:mod:`spikebridge.training.bridge_calibration`).
 
 Transfer
 --------
@@ -167,6 +170,9 @@ class BridgeModel(nn.Module):
         self.column_own = nn.Parameter(torch.zeros(c.n_units, n_unit))  # V
         self.column_bias = nn.Parameter(torch.zeros(c.n_units))  # u
         self.column_gain = nn.Parameter(torch.zeros(c.n_units, c.rank))  # e
+        # logits of the per-column model: a + s (z - a) (see spikebridge.training.bridge_calibration)
+        self.register_buffer("calibration_scale", torch.ones(c.n_units))
+        self.register_buffer("calibration_anchor", torch.zeros(c.n_units))
         if c.population_mlp:
             self.mlp_in = nn.Linear(n_in, c.d_model)
             self.mlp_ff = nn.Sequential(nn.LayerNorm(c.d_model), nn.Linear(c.d_model, c.d_ff), nn.GELU(),
@@ -314,6 +320,18 @@ class BridgeModel(nn.Module):
             column = column + self.mlp_head(self.mlp_norm(z + self.mlp_ff(z)))
         return shared, column, probs
 
+    def calibrate(self, logits: torch.Tensor) -> torch.Tensor:
+        """Each column's logits shrunk towards its training rate by its calibration scale (the identity
+        until :func:`~spikebridge.training.bridge_calibration.calibrate_columns` sets it)."""
+        a = self.calibration_anchor
+        return a + self.calibration_scale * (logits - a)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        for name in ("calibration_scale", "calibration_anchor"):  # checkpoints saved before calibration
+            if hasattr(self, name) and prefix + name not in state_dict:
+                state_dict[prefix + name] = getattr(self, name).detach().clone()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def _own_rates(self, feats: dict) -> torch.Tensor:
         """Standardised log spike rates of every unit from its own traces, ``(B, T, N, Ku)``."""
         norm = (1 - self.unit_decay ** feats["seen"][..., None]) / (1 - self.unit_decay)  # (B, T, Ku)
@@ -353,7 +371,7 @@ class BridgeModel(nn.Module):
         mask = self.unit_mask if unit_mask is None else torch.as_tensor(unit_mask, device=x.device)
         feats, state = self.features(x.to(self.unit_decay.dtype), state, mask)
         shared, column, probs = self.parts(feats, columns, return_attention)
-        logits = shared if column is None else shared + column
+        logits = shared if column is None else self.calibrate(shared + column)
         return (logits, state, probs) if return_attention else (logits, state)
 
     def step(

@@ -18,9 +18,11 @@ from torch.utils.data import DataLoader
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError, SpikebridgeError
 from spikebridge.models.bridge import BridgeModel
 from spikebridge.models.bridge_config import BridgeConfig
+from spikebridge.training.bridge_calibration import SHRINK_GRID, calibrate_columns, training_anchor
 from spikebridge.training.bridge_data import BankWindows, FeatureBank
 from spikebridge.training.bridge_module import BridgeModule
 from spikebridge.training.bridge_warm import SOLVE_BINS, SOLVE_ITERATIONS, solve_columns
+from spikebridge.training.checkpoint import load_checkpoint, save_checkpoint
 from spikebridge.training.data import check_raster
 from spikebridge.training.fit import FitResult, TrainConfig, _RecordBest, _resolve_loss_kwargs
 
@@ -50,6 +52,9 @@ class BridgeTrainConfig(TrainConfig):
         Fit bins the solve reads at most.
     solve_iterations : int
         L-BFGS function evaluations per prior of the path.
+    calibrate : tuple of float
+        Grid of shrinkages of each unit's logits towards its training rate, one chosen per unit on the
+        validation bins after training (:mod:`~spikebridge.training.bridge_calibration`). Empty: none.
     """
 
     windows_per_epoch: int | None = None
@@ -59,6 +64,7 @@ class BridgeTrainConfig(TrainConfig):
     column_solve: tuple[float, ...] = ()
     solve_bins: int = SOLVE_BINS
     solve_iterations: int = SOLVE_ITERATIONS
+    calibrate: tuple[float, ...] = SHRINK_GRID
 
     def __post_init__(self) -> None:
         wpe = self.windows_per_epoch
@@ -66,6 +72,9 @@ class BridgeTrainConfig(TrainConfig):
         super().__post_init__()  # validates the inherited fields
         object.__setattr__(self, "windows_per_epoch", wpe)
         object.__setattr__(self, "column_solve", tuple(float(v) for v in self.column_solve))
+        object.__setattr__(self, "calibrate", tuple(float(v) for v in self.calibrate))
+        if any(not 0 < v <= 1 for v in self.calibrate):
+            raise SpikebridgeConfigError(f"calibrate shrinkages must lie in (0, 1], got {self.calibrate}")
         if any(not v > 0 for v in self.column_solve) or self.solve_bins < 1 or self.solve_iterations < 1:
             raise SpikebridgeConfigError(
                 f"need positive column_solve priors, solve_bins and solve_iterations, got {self.column_solve}, "
@@ -160,8 +169,23 @@ def fit_bridge(
         num_sanity_val_steps=0, log_every_n_steps=1, default_root_dir=str(out), deterministic=False,
     )  # fmt: skip
     trainer.fit(module, DataLoader(train_set, cfg.batch_size), DataLoader(val_set, cfg.batch_size))
-    seconds = time.perf_counter() - start
     if recorder.best_epoch < 0:
         raise SpikebridgeError("training ended before any validation; no checkpoint was written")
+    if cfg.calibrate and model_config.columns:
+        _calibrate_best(out / "best.ckpt", model, bank, train, unit_mask, (t_fit, bank.n_bins), cfg.calibrate)
+    seconds = time.perf_counter() - start
     return FitResult(str(out / "best.ckpt"), recorder.best_epoch, len(recorder.history), recorder.best_loss,
                      recorder.history, seconds)  # fmt: skip
+
+
+def _calibrate_best(path: Path, model: BridgeModel, bank: FeatureBank, train: np.ndarray, unit_mask: np.ndarray,
+                    val_range: tuple[int, int], grid: tuple[float, ...]) -> None:  # fmt: skip
+    """Choose the per-unit shrinkage of the best checkpoint's model and write it into the checkpoint."""
+    ckpt = load_checkpoint(path)
+    model.load_state_dict(ckpt.state_dict)
+    cal = calibrate_columns(model, bank, unit_mask, training_anchor(train, unit_mask), val_range, grid)
+    real = np.asarray(unit_mask, dtype=bool)
+    extra = {**ckpt.extra, "calibration": {"median_scale": float(np.median(cal.scale[real])),
+                                           "shrunk_units": int((cal.scale[real] < 1).sum()),
+                                           "val_gain_bits_median": float(np.median(cal.gain_bits[real]))}}  # fmt: skip
+    save_checkpoint(path, model, ckpt.model_config, ckpt.train_config, ckpt.data_hash, extra)
