@@ -8,13 +8,16 @@ unshuffled control keeps the skill of teacher-forced prediction; the attention a
 as not applicable, not crash.
 """
 
+import copy
+
+import numpy as np
 import pytest
 import torch
 
 from spikebridge.analysis.applicability import applicability
 from spikebridge.analysis.importance import input_importance
 from spikebridge.analysis.influence import align_connections, connection_auc, influence_matrix
-from spikebridge.experiments.explain_ablations import AblationSettings, inference_ablations
+from spikebridge.experiments.explain_ablations import AblationSettings, inference_ablations, part_ablations
 from spikebridge.experiments.scoring import score
 from spikebridge.models.bridge_config import BridgeConfig
 from spikebridge.preprocess.prepare import PrepareConfig, prepare
@@ -89,3 +92,35 @@ def test_bridge_says_which_analyses_do_not_apply(planted_bridge):
     other = {a.analysis: a for a in applicability(model, own_recording=False, refits_requested=False)}
     assert not other["influence vs connections"].applies
     assert "population fraction" in other["influence vs connections"].reason
+    assert own["per-column part and shrinkage off (inference)"].applies
+    assert not other["per-column part and shrinkage off (inference)"].applies
+
+
+@pytest.mark.slow
+def test_bridge_part_ablations_show_what_the_per_column_part_and_the_shrinkage_buy(planted_bridge):
+    prep, fitted, _ = planted_bridge
+    model = copy.deepcopy(fitted)
+    real = np.flatnonzero(prep.unit_mask)
+    with torch.no_grad():  # shrink half of the units, so that the shrinkage row appears
+        model.calibration_scale[real[::2]] = 0.5
+    predict = lambda r: predict_proba(model, r)  # noqa: E731
+    intact = score(predict, prep, n_boot=50)
+    settings = AblationSettings(n_boot=50)
+    rows = {r.condition: r for r in part_ablations(model, prep, intact, predict, settings)}
+    assert set(rows) == {"per-column part off (inference)", "per-unit shrinkage off (inference)"}
+    # the planted connections live in the per-column coupling: the shared part alone loses them
+    off = rows["per-column part off (inference)"]
+    assert off.unit_test["p_value"] < 0.01 and off.unit_test["effect"] < -0.05
+    # unshrinking is monotone per unit: the same ranking, so the same per-unit ROC-AUC
+    unshrunk = rows["per-unit shrinkage off (inference)"].metrics
+    assert unshrunk["roc_auc_unit_mean"]["value"] == pytest.approx(
+        intact.metric("roc_auc_unit_mean").value, abs=1e-9
+    )
+    # and exactly the predictions of the model with no shrinkage at all
+    plain = copy.deepcopy(fitted)
+    with torch.no_grad():
+        plain.calibration_scale.fill_(1.0)
+    expected = (
+        score(lambda r: predict_proba(plain, r), prep, n_boot=0).metric("bits_per_spike_nlb_pooled").value
+    )
+    assert unshrunk["bits_per_spike_nlb_pooled"]["value"] == pytest.approx(expected, abs=1e-6)

@@ -12,6 +12,7 @@ from conftest import write_asdf_v5
 from spikebridge.cli._console import console
 from spikebridge.cli.main import main
 from spikebridge.simulation import simulate_network
+from spikebridge.training.predict import load_model
 
 N_UNITS = 12
 
@@ -139,10 +140,14 @@ def test_shipped_mode_explains_each_recording_and_tests_across_them(fitted, tmp_
     assert runs == {"attention maps and lag profile": False, "gradient and attention-weighted importance": False,
                     "input-gradient importance": True, "influence vs connections": True,
                     "attention off (inference)": False, "shuffled inputs": True,
-                    "re-fitted variants (attention off, depths)": False}  # fmt: skip
+                    "re-fitted variants (attention off, depths)": False,
+                    "per-column part and shrinkage off (inference)": True}  # fmt: skip
     assert bridge.attention is None and bridge.importance.n_windows == 8 and bridge.influence.context == 6
-    assert {r.condition for r in bridge.ablations} == {"intact", "intact (query bins)", "shuffle recent 50%",
-                                                       "shuffle recent 95%"}  # fmt: skip
+    shrunk = bool((load_model(tmp_path / "models" / "net0" / "bridge-bce-tiny-s0" / "best.ckpt")
+                   .calibration_scale < 1).any())  # fmt: skip
+    assert {r.condition for r in bridge.ablations} == {
+        "intact", "intact (query bins)", "shuffle recent 50%", "shuffle recent 95%", "per-column part off (inference)",
+        *(["per-unit shrinkage off (inference)"] if shrunk else [])}  # fmt: skip
     assert {t.n for t in shipped.across} <= {2} and len(shipped.across) == 8
     assert len(shipped.stationarity) == 4  # 2 recordings x 10 and 100 ms (40 s give too few 1 s bins)
     assert all(c.n_in_vivo == c.n_in_vitro == 0 for c in shipped.comparisons)  # preparation unknown

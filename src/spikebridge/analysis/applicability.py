@@ -9,7 +9,9 @@ The rules follow from what each analysis reads (see :mod:`spikebridge.analysis.p
   parameters run on a recording it was not trained on uses its unit-agnostic part only, which reads
   other units through the population fraction alone, so every unit would influence a given unit alike;
 * re-fitted variants (attention off, other depths at a matched budget) need a layered transformer
-  (a config with ``n_layers``); they are also switched off by the run's settings.
+  (a config with ``n_layers``); they are also switched off by the run's settings;
+* switching off the per-column part (and the per-unit shrinkage of its logits) needs per-column
+  parameters, on the recording they were trained on.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ ANALYSES = (
     "attention off (inference)",
     "shuffled inputs",
     "re-fitted variants (attention off, depths)",
+    "per-column part and shrinkage off (inference)",
 )
 
 
@@ -74,6 +77,15 @@ def applicability(model: nn.Module, own_recording: bool, refits_requested: bool)
         ),
     }
     rows[ANALYSES[3]] = _influence(model, own_recording)
+    if not has_columns(model):
+        rows[ANALYSES[7]] = (False, f"{name} has no per-column parameters")
+    elif not own_recording:
+        rows[ANALYSES[7]] = (False, "on a recording it was not trained on the per-column part is already off")
+    else:
+        rows[ANALYSES[7]] = (
+            True,
+            "shared part alone, and logits without the per-unit shrinkage, on the test part",
+        )
     layered = hasattr(getattr(model, "config", None), "n_layers")
     if not layered:
         rows[ANALYSES[6]] = (

@@ -389,9 +389,11 @@ def _influence(subject: Subject, cfg, models_dir: Path, data_root, log, out: dic
 
 
 def _ablations(subject: Subject, source, cfg, models_dir: Path, log, progress: bool) -> list:
+    from spikebridge.analysis.protocol import has_columns
     from spikebridge.experiments.explain_ablations import (
         inference_ablations,
         make_row,
+        part_ablations,
         retrained_ablations,
     )
     from spikebridge.experiments.prepared import recording_key
@@ -402,18 +404,36 @@ def _ablations(subject: Subject, source, cfg, models_dir: Path, log, progress: b
 
     settings, model, ckpt, target = cfg.ablations, subject.model, subject.ckpt, subject.target
     log("  intact model on the test part")
-    intact = score(lambda r: predict_proba(model, r, progress=progress, unit_mask=subject.mask, columns=subject.own),
-                   target, settings.n_boot, settings.seed, unit_mask=subject.mask)  # fmt: skip
+    predict = _remembered(lambda r: predict_proba(model, r, progress=progress, unit_mask=subject.mask,
+                                                  columns=subject.own))  # fmt: skip
+    intact = score(predict, target, settings.n_boot, settings.seed, unit_mask=subject.mask)
     rows = [make_row("intact", "intact", "test part", intact)]
     if cfg.inference_ablations:
         log(f"  attention off at inference; recent inputs shuffled at {settings.n_queries} query bins")
         rows += inference_ablations(model, target, intact, settings, progress, subject.mask, subject.own)
+        if subject.own and has_columns(model):
+            log("  per-column part and per-unit shrinkage off at inference")
+            rows += part_ablations(model, target, intact, predict, settings, progress, subject.mask)
     if source is not None:
         mc = SpikeTransformerConfig.from_dict(ckpt.model_config)
         tc = TrainConfig.from_dict(ckpt.train_config)
         root = models_dir / recording_key(source.info.name) / "ablations"
         rows += retrained_ablations(mc, tc, source, target, settings, root, log, progress)
     return rows
+
+
+def _remembered(predict: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """``predict`` that returns its last output again when called with an equal raster (scoring builds
+    a new array per call), so later scores of the same predictions cost no second pass."""
+    last: dict[str, np.ndarray] = {}
+
+    def call(raster: np.ndarray) -> np.ndarray:
+        seen = last.get("raster")
+        if seen is None or seen.shape != raster.shape or not np.array_equal(seen, raster):
+            last["raster"], last["probs"] = np.array(raster, copy=True), predict(raster)
+        return last["probs"]
+
+    return call
 
 
 def with_ablations(cfg: ExplainConfig, **changes: Any) -> ExplainConfig:

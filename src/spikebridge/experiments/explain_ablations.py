@@ -29,7 +29,8 @@ import numpy as np
 from spikebridge.errors import SpikebridgeConfigError
 from spikebridge.preprocess.prepare import PreparedRecording
 
-METRICS = ("roc_auc_pooled", "roc_auc_unit_mean", "ap_pooled", "ap_unit_mean")
+METRICS = ("roc_auc_pooled", "roc_auc_unit_mean", "ap_pooled", "ap_unit_mean", "bits_per_spike_nlb_pooled",
+           "bits_per_spike_nlb_unit_median")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,42 @@ def inference_ablations(
             continue
         name = f"shuffle recent {round(100 * fraction)}%"
         rows.append(make_row(name, "shuffle", scoring, res, reference, "intact (query bins)"))
+    return rows
+
+
+def part_ablations(model, target: PreparedRecording, intact, predict, settings: AblationSettings,
+                   progress: bool = False, unit_mask: np.ndarray | None = None) -> list[AblationRow]:  # fmt: skip
+    """What the per-column parts of a model on its training recording buy (whole test part).
+
+    Rows: the per-column part off (the shared part alone, as on another recording) and, when some
+    unit's logits are shrunk towards its rate, that shrinkage off. ``predict`` gives the intact
+    model's probabilities of a raster; the unshrunk ones follow from them exactly,
+    ``z = a + (logit(p) - a) / s``, so that row costs no prediction pass.
+    """
+    from spikebridge.experiments.scoring import score
+    from spikebridge.training.predict import predict_proba
+
+    mask = np.asarray(target.unit_mask if unit_mask is None else unit_mask, dtype=bool)
+    rows = []
+    shared = score(lambda r: predict_proba(model, r, progress=progress, unit_mask=mask, columns=False),
+                   target, n_boot=settings.n_boot, seed=settings.seed, unit_mask=mask)  # fmt: skip
+    rows.append(
+        make_row("per-column part off (inference)", "inference", "test part", shared, intact, "intact")
+    )
+    scale = getattr(model, "calibration_scale", None)
+    if scale is not None and bool((scale.detach().cpu().numpy()[mask] < 1).any()):
+        s = scale.detach().cpu().double().numpy()
+        a = model.calibration_anchor.detach().cpu().double().numpy()
+
+        def unshrunk(raster):
+            p = np.clip(np.asarray(predict(raster), dtype=np.float64), 1e-12, 1 - 1e-12)
+            z = a + (np.log(p) - np.log1p(-p) - a) / s
+            return 1.0 / (1.0 + np.exp(-z))
+
+        off = score(unshrunk, target, n_boot=settings.n_boot, seed=settings.seed, unit_mask=mask)
+        rows.append(
+            make_row("per-unit shrinkage off (inference)", "inference", "test part", off, intact, "intact")
+        )
     return rows
 
 

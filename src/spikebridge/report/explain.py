@@ -106,6 +106,7 @@ def write_explain(report, out: Path, stem: str) -> dict[str, Path]:
 
 CORR_HEADER = ("layer", "matrix", "axis", "rate", "windows", "mean r", "t", "p (two-sided)")
 ABLATION_HEADER = ("condition", "scored on", "parameters", "pooled ROC-AUC", "per-unit ROC-AUC", "pooled AP",
+                   "per-unit bits/spike (median)",
                    "median per-unit AUC change", "p (paired Wilcoxon, two-sided)", "note")  # fmt: skip
 FIGURE_CAPTIONS = {
     "correlations": "Mean correlation of A and W with firing rates (* two-sided p < 0.01 across windows)",
@@ -137,8 +138,11 @@ def _attention_tables(report) -> list[Table]:
 
 def _ablation_row(row) -> tuple:
     cells = [row.condition, row.scoring, row.n_params]
-    for name in ("roc_auc_pooled", "roc_auc_unit_mean", "ap_pooled"):
-        m = row.metrics[name]
+    for name in ("roc_auc_pooled", "roc_auc_unit_mean", "ap_pooled", "bits_per_spike_nlb_unit_median"):
+        m = row.metrics.get(name)  # rows stored before a metric was added lack it
+        if m is None:
+            cells.append("-")
+            continue
         ci = "" if m["ci_low"] is None else f" [{_fmt(m['ci_low'])}, {_fmt(m['ci_high'])}]"
         cells.append(f"{_fmt(m['value'])}{ci}")
     test = row.unit_test or {}
