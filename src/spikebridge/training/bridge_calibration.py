@@ -23,7 +23,7 @@ import torch
 from spikebridge.errors import SpikebridgeConfigError
 from spikebridge.models.bridge import BridgeModel
 from spikebridge.training.bridge_data import FeatureBank
-from spikebridge.training.bridge_warm import _blocks
+from spikebridge.training.bridge_warm import window_starts
 
 SHRINK_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 RATE_FLOOR = 1e-6  # spike probability per bin below which a unit's anchor is clipped
@@ -97,7 +97,7 @@ def calibrate_columns(
     ll = torch.zeros(grid_t.numel(), n, dtype=torch.float64)  # log-likelihood (nats) per shrinkage, unit
     spikes = torch.zeros(n, dtype=torch.float64)
     first, last = val_range
-    starts = _blocks(first, last, min(length, last - first), last - first)
+    starts = window_starts(first, last, min(length, last - first), last - first)
     for start in starts:
         w = bank.window(int(start), min(length, last - first))
         shared, column, _ = model.parts({k: v[None] for k, v in w.items()})

@@ -101,7 +101,7 @@ class _Design:
         return self.y.shape[0]
 
 
-def _blocks(first: int, last: int, length: int, max_bins: int) -> np.ndarray:
+def window_starts(first: int, last: int, length: int, max_bins: int) -> np.ndarray:
     """Starts of windows of ``length`` input bins whose targets lie in ``[first, last)``: all of them,
     or ``max_bins // length`` spread evenly over the range."""
     starts = np.arange(first - 1, last - 1 - length + 1, length)
@@ -231,8 +231,8 @@ def solve_columns(
     real = torch.as_tensor(np.flatnonzero(np.asarray(unit_mask, dtype=bool)))
     n = len(real)
     val_length = min(length, val_range[1] - val_range[0] - 1)
-    fit = _Design(model, bank, _blocks(*fit_range, length, max_bins), length, real)
-    val = _Design(model, bank, _blocks(*val_range, val_length, max_bins), val_length, real)
+    fit = _Design(model, bank, window_starts(*fit_range, length, max_bins), length, real)
+    val = _Design(model, bank, window_starts(*val_range, val_length, max_bins), val_length, real)
     fit.standardise()
     val.standardise(fit.mean, fit.scale)
     cols = _Columns(model, fit, real)
