@@ -14,6 +14,7 @@ from spikebridge.models.bridge import BridgeModel
 from spikebridge.models.bridge_config import BridgeConfig
 from spikebridge.training.bridge_calibration import SHRINK_GRID, calibrate_columns, training_anchor
 from spikebridge.training.bridge_data import FeatureBank
+from spikebridge.training.checkpoint import load_checkpoint
 from spikebridge.training.fit_bridge import BridgeTrainConfig, fit_bridge, init_bridge_bias
 from spikebridge.training.predict import load_model, predict_proba
 
@@ -101,8 +102,6 @@ def test_fit_chooses_the_shrinkage_on_validation_and_stores_it_in_the_checkpoint
     assert scale[3] == 1.0
     anchor = training_anchor(raster[:16_000], mask)
     np.testing.assert_allclose(model.calibration_anchor.numpy(), anchor, rtol=1e-6)
-    from spikebridge.training.checkpoint import load_checkpoint
-
     info = load_checkpoint(fit.checkpoint_path).extra["calibration"]
     assert info["shrunk_units"] == int((scale[:3] < 1).sum())
     # without a grid the model is left unshrunk
@@ -120,3 +119,14 @@ def test_shrinkage_grid_is_validated():
     model.fit_standardization(torch.from_numpy(raster.astype(np.float32)), torch.from_numpy(mask))
     with pytest.raises(SpikebridgeConfigError, match="per column"):
         calibrate_columns(model, FeatureBank(model, raster, mask), mask, np.zeros(4), (2000, 4000))
+
+
+def test_no_shrinkage_is_always_a_candidate():
+    raster, mask = _network()
+    model = _hand_model(raster, mask, slice(0, 10_000))
+    anchor = training_anchor(raster[:10_000], mask)
+    cal = calibrate_columns(
+        model, FeatureBank(model, raster, mask), mask, anchor, (10_000, 20_000), grid=(0.05,)
+    )
+    assert cal.scale[0] == 1.0 and cal.scale[2] == 0.05 and cal.scale[3] == 1.0
+    assert set(cal.scale.tolist()) <= {0.05, 1.0}

@@ -55,6 +55,14 @@ def training_anchor(train: np.ndarray, unit_mask: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(unit_mask, dtype=bool), np.log(rate) - np.log1p(-rate), 0.0)
 
 
+def check_shrink_grid(grid) -> tuple[float, ...]:
+    """``grid`` as a tuple of floats, or a SpikebridgeConfigError unless every value lies in (0, 1]."""
+    values = tuple(float(v) for v in grid)
+    if any(not 0 < v <= 1 for v in values):
+        raise SpikebridgeConfigError(f"calibrate shrinkages must lie in (0, 1], got {values}")
+    return values
+
+
 @torch.no_grad()
 def calibrate_columns(
     model: BridgeModel,
@@ -79,27 +87,24 @@ def calibrate_columns(
     val_range : (int, int)
         Target bins ``[first, last)`` of the validation part in ``bank``.
     grid : tuple of float
-        Candidate shrinkages, each in ``(0, 1]``.
+        Candidate shrinkages, each in ``(0, 1]``; 1 (no shrinkage) is always a candidate.
     length : int
         Bins per forward pass.
     """
     if not model.config.columns:
         raise SpikebridgeConfigError("the shrinkage is per column: the model has no per-column part")
-    grid_t = torch.tensor(sorted(set(float(g) for g in grid)), dtype=torch.float64)
-    if grid_t.numel() == 0 or not bool(((grid_t > 0) & (grid_t <= 1)).all()):
-        raise SpikebridgeConfigError(f"shrinkage grid values must lie in (0, 1], got {grid}")
+    grid_t = torch.tensor(sorted({*check_shrink_grid(grid), 1.0}), dtype=torch.float64)  # 1: unshrunk
     n = model.config.n_units
     real = torch.as_tensor(np.asarray(unit_mask, dtype=bool))
     a = torch.as_tensor(np.asarray(anchor, dtype=np.float64))
     was_training = model.training
     model.eval()
-    model.calibration_scale.fill_(1.0)
     ll = torch.zeros(grid_t.numel(), n, dtype=torch.float64)  # log-likelihood (nats) per shrinkage, unit
     spikes = torch.zeros(n, dtype=torch.float64)
     first, last = val_range
-    starts = window_starts(first, last, min(length, last - first), last - first)
-    for start in starts:
-        w = bank.window(int(start), min(length, last - first))
+    length = min(length, last - first)
+    for start in window_starts(first, last, length, last - first):
+        w = bank.window(int(start), length)
         shared, column, _ = model.parts({k: v[None] for k, v in w.items()})
         z = (shared + column)[0].double()  # (W, N)
         y = w["targets"].double()

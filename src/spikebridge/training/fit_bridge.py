@@ -18,7 +18,12 @@ from torch.utils.data import DataLoader
 from spikebridge.errors import SpikebridgeConfigError, SpikebridgeDataError, SpikebridgeError
 from spikebridge.models.bridge import BridgeModel
 from spikebridge.models.bridge_config import BridgeConfig
-from spikebridge.training.bridge_calibration import SHRINK_GRID, calibrate_columns, training_anchor
+from spikebridge.training.bridge_calibration import (
+    SHRINK_GRID,
+    calibrate_columns,
+    check_shrink_grid,
+    training_anchor,
+)
 from spikebridge.training.bridge_data import BankWindows, FeatureBank
 from spikebridge.training.bridge_module import BridgeModule
 from spikebridge.training.bridge_warm import SOLVE_BINS, SOLVE_ITERATIONS, solve_columns
@@ -72,9 +77,7 @@ class BridgeTrainConfig(TrainConfig):
         super().__post_init__()  # validates the inherited fields
         object.__setattr__(self, "windows_per_epoch", wpe)
         object.__setattr__(self, "column_solve", tuple(float(v) for v in self.column_solve))
-        object.__setattr__(self, "calibrate", tuple(float(v) for v in self.calibrate))
-        if any(not 0 < v <= 1 for v in self.calibrate):
-            raise SpikebridgeConfigError(f"calibrate shrinkages must lie in (0, 1], got {self.calibrate}")
+        object.__setattr__(self, "calibrate", check_shrink_grid(self.calibrate))
         if any(not v > 0 for v in self.column_solve) or self.solve_bins < 1 or self.solve_iterations < 1:
             raise SpikebridgeConfigError(
                 f"need positive column_solve priors, solve_bins and solve_iterations, got {self.column_solve}, "
