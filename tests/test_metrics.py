@@ -246,3 +246,19 @@ def test_linearised_bootstrap_tracks_exact_resampling():
     assert np.corrcoef(lin_auc, exact_auc)[0, 1] > 0.95
     assert np.corrcoef(lin_ap, exact_ap)[0, 1] > 0.95
     assert np.std(lin_auc) == pytest.approx(np.std(exact_auc), rel=0.25)
+
+
+def test_validation_auc_metrics_match_scikit_learn_with_ties_padding_and_silent_units():
+    from spikebridge.training.module import auc_metrics
+
+    rng = np.random.default_rng(3)
+    probs = np.round(rng.random((400, 6)), 1).astype(np.float32)  # many ties
+    targets = (rng.random((400, 6)) < 0.2 + 0.3 * probs).astype(np.float32)
+    targets[:, 1] = 0  # a real unit without a spike: skipped
+    mask = np.array([True, True, True, True, True, False])  # last column is padding
+    out = auc_metrics(probs, targets, mask)
+    y, p = targets[:, mask].astype(bool), probs[:, mask]
+    expected_units = [roc_auc_score(y[:, i], p[:, i]) for i in (0, 2, 3, 4)]
+    assert out["val_auc"] == pytest.approx(roc_auc_score(y.ravel(), p.ravel()), abs=1e-12)
+    assert out["val_auc_unit_mean"] == pytest.approx(np.mean(expected_units), abs=1e-12)
+    assert (out["n_units_scored"], out["n_units_skipped"]) == (4, 1)

@@ -8,9 +8,9 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 
 from spikebridge.errors import SpikebridgeError
+from spikebridge.evaluation.metrics import per_unit_roc_auc, pooled_roc_auc
 from spikebridge.models.registry import by_config
 from spikebridge.training.losses import get_loss
 
@@ -29,14 +29,14 @@ def auc_metrics(probs: np.ndarray, targets: np.ndarray, unit_mask: np.ndarray) -
     dict with ``val_auc`` (pooled over bins and units), ``val_auc_unit_mean`` (mean over units having
     both spikes and silences), ``n_units_scored`` and ``n_units_skipped``; AUCs are NaN when undefined.
     """
-    p, y = probs[:, unit_mask], targets[:, unit_mask].astype(bool)  # (T, M)
-    pooled = roc_auc_score(y.ravel(), p.ravel()) if 0 < y.sum() < y.size else math.nan
-    per_unit = [roc_auc_score(y[:, i], p[:, i]) for i in range(y.shape[1]) if 0 < y[:, i].sum() < len(y)]
+    unit_mask = np.asarray(unit_mask, dtype=bool)
+    per_unit = per_unit_roc_auc(probs, targets, unit_mask)[unit_mask]
+    scored = per_unit[np.isfinite(per_unit)]
     return {
-        "val_auc": float(pooled),
-        "val_auc_unit_mean": float(np.mean(per_unit)) if per_unit else math.nan,
-        "n_units_scored": len(per_unit),
-        "n_units_skipped": int(y.shape[1] - len(per_unit)),
+        "val_auc": float(pooled_roc_auc(probs, targets, unit_mask)),
+        "val_auc_unit_mean": float(scored.mean()) if scored.size else math.nan,
+        "n_units_scored": int(scored.size),
+        "n_units_skipped": int(unit_mask.sum() - scored.size),
     }
 
 
