@@ -52,7 +52,7 @@ TRAIN_PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "features": {
         "full": dict(window=256, batch_size=16, max_epochs=8, patience=2, lr=3e-3),
-        "quick": dict(window=256, batch_size=16, windows_per_epoch=512, max_epochs=5, patience=2, lr=3e-3),
+        "quick": dict(window=256, batch_size=16, windows_per_epoch=512, max_epochs=10, patience=2, lr=3e-3),
         "tiny": dict(window=64, batch_size=8, windows_per_epoch=64, max_epochs=2, patience=2, lr=1e-2),
         # per-column part solved full-batch (prior path chosen per unit on validation), then the shared
         # part trained on what it leaves; the solved columns move only as far as column_lr lets them
