@@ -62,6 +62,13 @@ class ColumnSolve:
     bins: int
 
 
+def real_inputs(model: BridgeModel, real: torch.Tensor) -> torch.Tensor:
+    """Indices, among the coupling inputs ``(G*N)``, of the real units' inputs (every group: the exact
+    lags, then the traces)."""
+    n, groups = model.config.n_units, model.config.coupling_lags + len(model.config.coupling_taus)
+    return (torch.arange(groups)[:, None] * n + real[None, :]).reshape(-1)
+
+
 class _Design:
     """Per-column inputs of a range of target bins, computed once for the real units only: coupling
     inputs ``history (T, G*R)``, time-since-spike categories ``since (T, R)``, own log-rate features
@@ -69,9 +76,7 @@ class _Design:
 
     def __init__(self, model: BridgeModel, bank: FeatureBank, starts: np.ndarray, length: int,
                  real: torch.Tensor) -> None:  # fmt: skip
-        n = model.config.n_units
-        groups = model.config.coupling_lags + len(model.config.coupling_taus)
-        inputs = (torch.arange(groups)[:, None] * n + real[None, :]).reshape(-1)  # real units' inputs
+        inputs = real_inputs(model, real)
         parts: dict[str, list[torch.Tensor]] = {k: [] for k in ("history", "since", "rates", "shared", "y")}
         with torch.no_grad():
             for start in starts:
@@ -117,8 +122,7 @@ class _Columns:
 
     def __init__(self, model: BridgeModel, d: _Design, real: torch.Tensor) -> None:
         self.mean, self.scale, self.real = d.mean, d.scale, real
-        n, groups = model.config.n_units, model.config.coupling_lags + len(model.config.coupling_taus)
-        self.inputs = (torch.arange(groups)[:, None] * n + real[None, :]).reshape(-1)
+        self.inputs = real_inputs(model, real)
         with torch.no_grad():
             w = model.coupling.weight[real][:, self.inputs]
             u = model.column_bias[real] + model.column_gain[real, 0] + w @ self.mean
